@@ -1,0 +1,177 @@
+"""Settings: every knob from the environment or `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class StoreBackend(StrEnum):
+    SQLITE = "sqlite"
+    COSMOS = "cosmos"
+
+
+class LLMProvider(StrEnum):
+    RULES = "rules"
+    OPENAI = "openai"
+    AZURE = "azure"
+
+
+class RunbookBackend(StrEnum):
+    LOCAL = "local"
+    AZURE = "azure"
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """One object holding every setting; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # store
+    store_backend: StoreBackend = Field(default=StoreBackend.SQLITE, alias="STORE_BACKEND")
+    sqlite_path: Path = Field(default=Path("var/incident-bot.db"), alias="SQLITE_PATH")
+    cosmos_endpoint: str = Field(default="", alias="COSMOS_ENDPOINT")
+    cosmos_key: SecretStr | None = Field(default=None, alias="COSMOS_KEY")
+    cosmos_database: str = Field(default="incident-bot", alias="COSMOS_DATABASE")
+    cosmos_verify_tls: bool = Field(default=True, alias="COSMOS_VERIFY_TLS")
+
+    # data folders
+    policy_dir: Path = Field(default=PROJECT_ROOT / "policies", alias="POLICY_DIR")
+    runbook_dir: Path = Field(default=PROJECT_ROOT / "runbooks", alias="RUNBOOK_DIR")
+    prompt_dir: Path = Field(default=PROJECT_ROOT / "prompts", alias="PROMPT_DIR")
+
+    # alert ingestion
+    alert_webhook_token: SecretStr | None = Field(default=None, alias="ALERT_WEBHOOK_TOKEN")
+    alert_max_body_bytes: int = Field(default=1_048_576, gt=0, alias="ALERT_MAX_BODY_BYTES")
+    alert_max_json_depth: int = Field(default=32, gt=0, le=1000, alias="ALERT_MAX_JSON_DEPTH")
+    alert_group_window_seconds: int = Field(
+        default=3600, gt=0, alias="ALERT_GROUP_WINDOW_SECONDS"
+    )
+    service_label_order: CsvList = Field(
+        default_factory=lambda: [
+            "service",
+            "app.kubernetes.io/name",
+            "app",
+            "k8s_app",
+            "job",
+            "container",
+            "namespace",
+        ],
+        alias="SERVICE_LABEL_ORDER",
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_alert_channels: CsvList = Field(default_factory=list, alias="SLACK_ALERT_CHANNELS")
+    slack_incident_channel: str = Field(default="", alias="SLACK_INCIDENT_CHANNEL")
+
+    # LLM
+    llm_provider: LLMProvider = Field(default=LLMProvider.RULES, alias="LLM_PROVIDER")
+    openai_base_url: str = Field(default="", alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    llm_model: str = Field(default="gpt-4o-mini", alias="LLM_MODEL")
+    azure_openai_endpoint: str = Field(default="", alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
+    azure_openai_deployment: str = Field(default="", alias="AZURE_OPENAI_DEPLOYMENT")
+    openai_api_version: str = Field(default="2024-10-21", alias="OPENAI_API_VERSION")
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, alias="LLM_TIMEOUT_SECONDS")
+    llm_max_retries: int = Field(default=3, ge=0, le=10, alias="LLM_MAX_RETRIES")
+    triage_validation_retries: int = Field(
+        default=2, ge=0, le=10, alias="TRIAGE_VALIDATION_RETRIES"
+    )
+    llm_daily_token_budget: int = Field(default=2_000_000, ge=0, alias="LLM_DAILY_TOKEN_BUDGET")
+    redact_extra_patterns: CsvList = Field(default_factory=list, alias="REDACT_EXTRA_PATTERNS")
+
+    # runbooks
+    runbook_backend: RunbookBackend = Field(default=RunbookBackend.LOCAL, alias="RUNBOOK_BACKEND")
+    runbook_top_k: int = Field(default=4, ge=1, le=50, alias="RUNBOOK_TOP_K")
+    azure_search_endpoint: str = Field(default="", alias="AZURE_SEARCH_ENDPOINT")
+    azure_search_key: SecretStr | None = Field(default=None, alias="AZURE_SEARCH_KEY")
+    azure_search_index: str = Field(default="runbooks", alias="AZURE_SEARCH_INDEX")
+
+    # approvals and actions
+    approval_ttl_seconds: int = Field(default=1800, gt=0, alias="APPROVAL_TTL_SECONDS")
+    approval_reminder_seconds: int = Field(default=600, gt=0, alias="APPROVAL_REMINDER_SECONDS")
+    action_http_token: SecretStr | None = Field(default=None, alias="ACTION_HTTP_TOKEN")
+    action_timeout_seconds: float = Field(default=30.0, gt=0, alias="ACTION_TIMEOUT_SECONDS")
+
+    # operations
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    replica_id: str = Field(default="", alias="REPLICA_ID")
+
+    @field_validator(
+        "service_label_order", "slack_alert_channels", "redact_extra_patterns", mode="before"
+    )
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack posting is on only when both the bot token and signing secret are set."""
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    if info is not None and info.alias:
+        return info.alias
+    return field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from env / .env; a bad value raises ConfigError naming the variable."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{_variable_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.store_backend is StoreBackend.COSMOS and not settings.cosmos_endpoint:
+        raise ConfigError("COSMOS_ENDPOINT must be set when STORE_BACKEND=cosmos")
+    if settings.llm_provider is LLMProvider.AZURE and not (
+        settings.azure_openai_endpoint and settings.azure_openai_deployment
+    ):
+        raise ConfigError(
+            "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT must be set when LLM_PROVIDER=azure"
+        )
+    if settings.runbook_backend is RunbookBackend.AZURE and not settings.azure_search_endpoint:
+        raise ConfigError("AZURE_SEARCH_ENDPOINT must be set when RUNBOOK_BACKEND=azure")

@@ -1,0 +1,312 @@
+"""Domain models: plain pydantic values, no I/O, no clock reads."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Category(StrEnum):
+    """The closed set of triage categories (also the LLM schema's enum)."""
+
+    LATENCY = "latency"
+    CONNECTIVITY = "connectivity"
+    RESOURCE_EXHAUSTION = "resource_exhaustion"
+    ERROR_RATE = "error_rate"
+    DEPLOYMENT = "deployment"
+    SECURITY = "security"
+    UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    """SEV0 is a customer-facing outage, SEV3 is minor."""
+
+    SEV0 = "SEV0"
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+
+    @property
+    def rank(self) -> int:
+        """0 for SEV0 (worst) … 3 for SEV3."""
+        return int(self.value[3])
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ExecutionStatus(StrEnum):
+    """How a triage was produced: by the model, by the fallback, or not at all."""
+
+    COMPLETED = "COMPLETED"
+    RECOVERED_FALLBACK = "RECOVERED_FALLBACK"
+    FAILED = "FAILED"
+
+
+class DecisionOutcome(StrEnum):
+    DENY = "deny"
+    REQUIRE_APPROVAL = "require_approval"
+    ALLOW = "allow"
+
+
+class ActionState(StrEnum):
+    PROPOSED = "proposed"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    BLOCKED = "blocked"
+
+
+TERMINAL_ACTION_STATES = frozenset(
+    {
+        ActionState.SUCCEEDED,
+        ActionState.FAILED,
+        ActionState.DENIED,
+        ActionState.EXPIRED,
+        ActionState.BLOCKED,
+    }
+)
+
+ACTION_TRANSITIONS: dict[ActionState, frozenset[ActionState]] = {
+    ActionState.PROPOSED: frozenset(
+        {ActionState.PENDING_APPROVAL, ActionState.APPROVED, ActionState.BLOCKED}
+    ),
+    ActionState.PENDING_APPROVAL: frozenset(
+        {ActionState.APPROVED, ActionState.DENIED, ActionState.EXPIRED, ActionState.BLOCKED}
+    ),
+    ActionState.APPROVED: frozenset(
+        {ActionState.EXECUTING, ActionState.BLOCKED, ActionState.EXPIRED}
+    ),
+    ActionState.EXECUTING: frozenset({ActionState.SUCCEEDED, ActionState.FAILED}),
+    ActionState.SUCCEEDED: frozenset(),
+    ActionState.FAILED: frozenset(),
+    ActionState.DENIED: frozenset(),
+    ActionState.EXPIRED: frozenset(),
+    ActionState.BLOCKED: frozenset(),
+}
+
+
+def new_id(prefix: str) -> str:
+    """A short random identifier such as ``inc-3f9a1c7e2b``."""
+    return f"{prefix}-{secrets.token_hex(5)}"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+class RawPayload(Model):
+    """The bytes a source sent, kept unredacted and only in the store."""
+
+    id: str = Field(default_factory=lambda: new_id("raw"))
+    source: str
+    content_type: str
+    body: str
+    received_at: datetime
+
+
+class Alert(Model):
+    """One normalised alert from any source."""
+
+    id: str = Field(default_factory=lambda: new_id("alr"))
+    source: str
+    raw_ref: str | None = None
+    fingerprint: str
+    group_key: str
+    service: str
+    service_raw: str = ""
+    service_flags: list[str] = Field(default_factory=list)
+    title: str
+    description: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    severity_hint: Severity | None = None
+    status: AlertStatus = AlertStatus.FIRING
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    received_at: datetime
+    url: str | None = None
+    incident_id: str | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        """Identity of this alert occurrence: a resend of the same firing alert shares it."""
+        started = self.starts_at.isoformat() if self.starts_at else "-"
+        return f"{self.source}|{self.fingerprint}|{started}|{self.status.value}"
+
+
+class Incident(Model):
+    id: str = Field(default_factory=lambda: new_id("inc"))
+    title: str
+    service: str
+    severity: Severity = Severity.SEV3
+    status: IncidentStatus = IncidentStatus.OPEN
+    category: Category = Category.UNKNOWN
+    commander: str | None = None
+    group_key: str | None = None
+    slack_channel: str | None = None
+    slack_thread_ts: str | None = None
+    alert_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    version: int = 0
+
+
+class Proposal(Model):
+    """A remediation the triage suggests. Untrusted until policy has judged it."""
+
+    action: str
+    service: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    rationale: str = ""
+
+
+class RunbookRef(Model):
+    id: str
+    version: str
+    title: str = ""
+    section: str = ""
+    score: float = 0.0
+
+
+class TokenUsage(Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class Triage(Model):
+    id: str = Field(default_factory=lambda: new_id("tri"))
+    incident_id: str
+    category: Category = Category.UNKNOWN
+    severity: Severity = Severity.SEV3
+    summary: str = ""
+    root_cause: str = ""
+    reasoning: str = ""
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    runbooks: list[RunbookRef] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    execution_status: ExecutionStatus = ExecutionStatus.FAILED
+    provider: str = "rules"
+    model: str = ""
+    prompt_version: str = ""
+    prompt_hash: str = ""
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    raw_responses: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+class RuleHit(Model):
+    """One rule that fired during evaluation, with the reason it gives."""
+
+    rule_id: str
+    effect: str
+    reason: str
+
+
+class Decision(Model):
+    id: str = Field(default_factory=lambda: new_id("dec"))
+    outcome: DecisionOutcome
+    action: str
+    service: str
+    approvals_required: int = 0
+    eligible_approvers: list[str] = Field(default_factory=list)
+    reasons: list[RuleHit] = Field(default_factory=list)
+    policy_revision: str = ""
+    decided_at: datetime | None = None
+
+
+class Vote(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+class Approval(Model):
+    request_id: str
+    user_id: str
+    vote: Vote = Vote.APPROVE
+    at: datetime
+    comment: str = ""
+
+
+class ActionRequest(Model):
+    id: str = Field(default_factory=lambda: new_id("act"))
+    incident_id: str
+    triage_id: str | None = None
+    proposal: Proposal
+    decision: Decision
+    state: ActionState = ActionState.PROPOSED
+    requested_by: str
+    approvals: list[Approval] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+    reminded_at: datetime | None = None
+    claimed_by: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    version: int = 0
+
+    def can_move_to(self, target: ActionState) -> bool:
+        """True when the state machine permits ``self.state -> target``."""
+        return target in ACTION_TRANSITIONS[self.state]
+
+    @property
+    def approvers(self) -> list[str]:
+        """Distinct user ids that voted approve, in order."""
+        seen: list[str] = []
+        for approval in self.approvals:
+            if approval.vote is Vote.APPROVE and approval.user_id not in seen:
+                seen.append(approval.user_id)
+        return seen
+
+
+class Event(Model):
+    """One timeline entry: who did what, when, and why."""
+
+    id: str = Field(default_factory=lambda: new_id("evt"))
+    incident_id: str
+    at: datetime
+    actor: str
+    kind: str
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    seq: int = 0
+
+
+class Feedback(Model):
+    id: str = Field(default_factory=lambda: new_id("fbk"))
+    incident_id: str
+    triage_id: str | None = None
+    user_id: str
+    helpful: bool
+    comment: str = ""
+    at: datetime
