@@ -185,6 +185,32 @@ class RunbookRef(Model):
     score: float = 0.0
 
 
+class RunbookChunk(Model):
+    """One heading-delimited section of a runbook, as retrieval returns it."""
+
+    chunk_id: str
+    runbook_id: str
+    version: str
+    title: str
+    section: str = ""
+    text: str
+    services: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list)
+    path: str = ""
+    score: float = 0.0
+
+    def ref(self) -> RunbookRef:
+        """The citation a Triage records for this chunk."""
+        return RunbookRef(
+            id=self.runbook_id,
+            version=self.version,
+            title=self.title,
+            section=self.section,
+            score=self.score,
+        )
+
+
 class TokenUsage(Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
