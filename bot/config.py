@@ -63,9 +63,6 @@ class Settings(BaseSettings):
     alert_webhook_token: SecretStr | None = Field(default=None, alias="ALERT_WEBHOOK_TOKEN")
     alert_max_body_bytes: int = Field(default=1_048_576, gt=0, alias="ALERT_MAX_BODY_BYTES")
     alert_max_json_depth: int = Field(default=32, gt=0, le=1000, alias="ALERT_MAX_JSON_DEPTH")
-    alert_group_window_seconds: int = Field(
-        default=3600, gt=0, alias="ALERT_GROUP_WINDOW_SECONDS"
-    )
     service_label_order: CsvList = Field(
         default_factory=lambda: [
             "service",

@@ -54,6 +54,9 @@ class Store(Protocol):
 
     async def create_incident(self, incident: Incident) -> None: ...
 
+    async def latest_incident_for_group(self, group_key: str) -> Incident | None:
+        """The most recently updated incident (any status) with this group key."""
+
     async def get_incident(self, incident_id: str) -> Incident: ...
 
     async def update_incident(self, incident: Incident) -> Incident:

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS incidents (
 CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_group
     ON incidents (group_key) WHERE status = 'open' AND group_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS incidents_recent ON incidents (status, updated_at);
+CREATE INDEX IF NOT EXISTS incidents_group ON incidents (group_key, updated_at);
 CREATE TABLE IF NOT EXISTS triages (
     id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, created_at TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS triages_incident ON triages (incident_id, created_at);
@@ -211,6 +212,13 @@ class SQLiteStore:
             if "UNIQUE" in str(exc):
                 raise Conflict(f"incident {incident.id} or its open group already exists") from exc
             raise
+
+    async def latest_incident_for_group(self, group_key: str) -> Incident | None:
+        rows = self._query(
+            "SELECT doc FROM incidents WHERE group_key = ? ORDER BY updated_at DESC LIMIT 1",
+            (group_key,),
+        )
+        return _load(Incident, rows[0][0]) if rows else None
 
     async def get_incident(self, incident_id: str) -> Incident:
         return self._one(Incident, "incidents", incident_id)

@@ -1,0 +1,31 @@
+"""``incident-bot serve``: build the services and run them under uvicorn (or Socket Mode)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from bot.app import build_services
+from bot.config import Settings
+from bot.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings, *, host: str, port: int, socket_mode: bool = False) -> int:
+    """Run until interrupted; returns the process exit code."""
+    services = build_services(settings)
+    extra_routes = []
+    if settings.slack_enabled:
+        from bot.slack.wiring import attach_slack
+
+        extra_routes = attach_slack(services, socket_mode=socket_mode)
+    else:
+        log.warning(
+            "Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET unset): alerts "
+            "are stored and triaged, nothing is posted to Slack"
+        )
+    app = create_app(services, extra_routes)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return 0

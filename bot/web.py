@@ -1,0 +1,179 @@
+"""HTTP edge: alert webhooks, health, readiness (and Slack events when Slack is configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.app import Services
+from bot.clock import utcnow
+from bot.errors import BotError, PayloadError, StoreError
+from bot.ingest import SOURCES
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+class BackgroundWork:
+    """Tasks started after a response is sent; kept referenced and drained on shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Awaitable[None], name: str) -> None:
+        """Run ``work`` in the background, logging (never raising) its failure."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background work failed", extra={"work": name})
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for running tasks (bounded) so a clean shutdown loses no triage."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a larger body is refused with 413 before it is buffered."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise PayloadError("Content-Length header is not a number", 400)
+        if int(declared) > limit:
+            raise PayloadError(f"body of {declared} bytes exceeds the limit of {limit} bytes", 413)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadError(f"body exceeds the limit of {limit} bytes", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise PayloadError("client disconnected before the body was complete", 400) from None
+    return b"".join(chunks)
+
+
+def _authorised(request: Request, services: Services) -> bool:
+    token = services.settings.alert_webhook_token
+    if token is None:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.get_secret_value().encode())
+
+
+def alert_endpoint(services: Services, work: BackgroundWork) -> Callable[..., Awaitable[Response]]:
+    """POST /alerts/{source}: 202 at once with what was filed, triage in the background."""
+
+    async def receive(request: Request) -> Response:
+        source = request.path_params["source"]
+        if not _authorised(request, services):
+            return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+        if source not in SOURCES:
+            return _error(404, f"unknown alert source {source!r}; known: {', '.join(SOURCES)}")
+        try:
+            body = await read_body(request, services.settings.alert_max_body_bytes)
+            receipt = await services.pipeline.ingest(
+                source, body, request.headers.get("content-type"), utcnow()
+            )
+        except PayloadError as exc:
+            return _error(exc.status, str(exc), source=source)
+        except StoreError as exc:
+            log.error("store unavailable while ingesting", extra={"error": str(exc)})
+            return _error(503, "store unavailable; retry later", source=source)
+        for incident_id in receipt.new_incident_ids:
+            work.start(services.triage_in_background(incident_id), f"triage:{incident_id}")
+        return JSONResponse(
+            {
+                "source": source,
+                "received": receipt.received,
+                "accepted": receipt.stored,
+                "duplicates": receipt.duplicates,
+                "unmatched_resolved": receipt.unmatched_resolved,
+                "truncated": receipt.truncated,
+                "incident_ids": receipt.incident_ids,
+                "new_incident_ids": receipt.new_incident_ids,
+            },
+            status_code=202,
+        )
+
+    return receive
+
+
+def health_endpoints(services: Services) -> list[BaseRoute]:
+    """/healthz (process up) and /readyz (store reachable, policy loaded)."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            await services.store.ping()
+            checks["store"] = "ok"
+        except BotError as exc:
+            checks["store"] = f"error: {exc}"
+        checks["policy"] = f"ok ({services.policy.revision[:12]})"
+        checks.update(await services.extra_readiness())
+        ready = all(value.startswith("ok") or value == "off" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz)]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, str(exc.detail))
+
+
+def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    """The ASGI app for ``incident-bot serve``."""
+    work = BackgroundWork()
+    routes: list[BaseRoute] = [
+        Route("/alerts/{source}", alert_endpoint(services, work), methods=["POST"]),
+        *health_endpoints(services),
+        *(extra_routes or []),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await work.drain()
+            await services.stop()
+
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
+    )
+    app.state.background = work
+    return app

@@ -1,0 +1,274 @@
+"""The Store contract: every backend must pass this same suite."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import Conflict, NotFound
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    AlertStatus,
+    Approval,
+    Decision,
+    DecisionOutcome,
+    Event,
+    Feedback,
+    Incident,
+    IncidentStatus,
+    Proposal,
+    RawPayload,
+    Triage,
+)
+from bot.store.base import Store
+from bot.store.sqlite import SQLiteStore
+
+T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+def incident(n: int = 0, group: str | None = None, at: datetime = T0) -> Incident:
+    return Incident(
+        title=f"incident {n}", service="checkout", group_key=group, created_at=at, updated_at=at
+    )
+
+
+def alert(incident_id: str | None, fp: str = "fp1", status: AlertStatus = AlertStatus.FIRING,
+          at: datetime = T0) -> Alert:
+    return Alert(
+        source="generic", fingerprint=fp, group_key="g", service="checkout", title="High latency",
+        status=status, starts_at=at, received_at=at, incident_id=incident_id,
+    )
+
+
+def action_request(incident_id: str) -> ActionRequest:
+    proposal = Proposal(action="restart_deployment", service="checkout", params={"deployment": "x"})
+    decision = Decision(
+        outcome=DecisionOutcome.REQUIRE_APPROVAL, action="restart_deployment", service="checkout",
+        approvals_required=1,
+    )
+    return ActionRequest(
+        incident_id=incident_id, proposal=proposal, decision=decision,
+        state=ActionState.PENDING_APPROVAL, requested_by="incident-bot", created_at=T0,
+        updated_at=T0, expires_at=T0 + timedelta(minutes=30),
+    )
+
+
+async def test_raw_payload_round_trip(store: Store) -> None:
+    raw = RawPayload(source="generic", content_type="application/json", body='{"a": 1}',
+                     received_at=T0)
+    await store.add_raw(raw)
+    assert await store.get_raw(raw.id) == raw
+
+
+async def test_missing_entities_raise_not_found(store: Store) -> None:
+    for call in (store.get_incident("inc-none"), store.get_alert("alr-none"),
+                 store.get_action_request("act-none"), store.get_raw("raw-none")):
+        with pytest.raises(NotFound):
+            await call
+
+
+async def test_incident_crud_and_cas(store: Store) -> None:
+    created = incident()
+    await store.create_incident(created)
+    loaded = await store.get_incident(created.id)
+    assert loaded == created
+    loaded.title = "renamed"
+    saved = await store.update_incident(loaded)
+    assert saved.version == created.version + 1
+    assert (await store.get_incident(created.id)).title == "renamed"
+    stale = created.model_copy(update={"title": "stale write"})
+    with pytest.raises(Conflict):
+        await store.update_incident(stale)
+    assert (await store.get_incident(created.id)).title == "renamed"
+
+
+async def test_incidents_listed_by_status_and_recency(store: Store) -> None:
+    older = incident(1, at=T0)
+    newer = incident(2, at=T0 + timedelta(minutes=5))
+    closed = incident(3, at=T0 + timedelta(minutes=10)).model_copy(
+        update={"status": IncidentStatus.RESOLVED}
+    )
+    for item in (older, newer, closed):
+        await store.create_incident(item)
+    assert [i.id for i in await store.list_incidents()] == [closed.id, newer.id, older.id]
+    assert [i.id for i in await store.list_incidents(IncidentStatus.OPEN)] == [newer.id, older.id]
+    assert [i.id for i in await store.list_incidents(IncidentStatus.RESOLVED)] == [closed.id]
+    assert len(await store.list_incidents(limit=1)) == 1
+
+
+async def test_open_incident_for_group_returns_the_same_incident(store: Store) -> None:
+    first, created = await store.open_incident_for_group(incident(1, group="g1"))
+    again, created_again = await store.open_incident_for_group(incident(2, group="g1"))
+    other, created_other = await store.open_incident_for_group(incident(3, group="g2"))
+    assert created and not created_again and created_other
+    assert again.id == first.id and other.id != first.id
+    assert (await store.latest_incident_for_group("g1")).id == first.id  # type: ignore[union-attr]
+    assert await store.latest_incident_for_group("nope") is None
+
+
+async def test_resolved_incident_frees_its_group(store: Store) -> None:
+    first, _ = await store.open_incident_for_group(incident(1, group="g1"))
+    first.status = IncidentStatus.RESOLVED
+    await store.update_incident(first)
+    second, created = await store.open_incident_for_group(incident(2, group="g1"))
+    assert created and second.id != first.id
+
+
+async def test_alerts_deduplicate_on_fingerprint_start_and_status(store: Store) -> None:
+    inc = incident()
+    await store.create_incident(inc)
+    assert await store.add_alert(alert(inc.id))
+    assert not await store.add_alert(alert(inc.id))  # the same firing alert resent
+    assert await store.add_alert(alert(inc.id, status=AlertStatus.RESOLVED))
+    assert await store.add_alert(alert(inc.id, fp="fp2"))
+    listed = await store.list_alerts(inc.id)
+    assert [(a.fingerprint, a.status) for a in listed] == [
+        ("fp1", AlertStatus.FIRING), ("fp1", AlertStatus.RESOLVED), ("fp2", AlertStatus.FIRING)
+    ]
+    assert await store.get_alert(listed[0].id) == listed[0]
+
+
+async def test_triages_in_order(store: Store) -> None:
+    first = Triage(incident_id="inc-1", summary="first", created_at=T0)
+    second = Triage(incident_id="inc-1", summary="second", created_at=T0 + timedelta(seconds=1))
+    await store.add_triage(first)
+    await store.add_triage(second)
+    await store.add_triage(Triage(incident_id="inc-2", created_at=T0))
+    assert [t.summary for t in await store.list_triages("inc-1")] == ["first", "second"]
+
+
+async def test_action_request_cas_conflict_detected(store: Store) -> None:
+    request = action_request("inc-1")
+    await store.add_action_request(request)
+    mine = await store.get_action_request(request.id)
+    theirs = await store.get_action_request(request.id)
+    mine.state = ActionState.APPROVED
+    mine.approvals.append(Approval(request_id=request.id, user_id="U1", at=T0))
+    saved = await store.update_action_request(mine)
+    assert saved.version == 1
+    theirs.state = ActionState.DENIED
+    with pytest.raises(Conflict):
+        await store.update_action_request(theirs)
+    stored = await store.get_action_request(request.id)
+    assert stored.state is ActionState.APPROVED and stored.approvers == ["U1"]
+
+
+async def test_action_requests_filtered_by_incident_and_state(store: Store) -> None:
+    a, b, c = action_request("inc-1"), action_request("inc-1"), action_request("inc-2")
+    c.state = ActionState.BLOCKED
+    for item in (a, b, c):
+        await store.add_action_request(item)
+    assert {r.id for r in await store.list_action_requests("inc-1")} == {a.id, b.id}
+    pending = await store.list_action_requests(states=[ActionState.PENDING_APPROVAL])
+    assert {r.id for r in pending} == {a.id, b.id}
+    assert [r.id for r in await store.list_action_requests("inc-2", [ActionState.BLOCKED])] == [
+        c.id
+    ]
+
+
+async def test_timeline_events_in_order(store: Store) -> None:
+    for n in range(5):
+        await store.append_event(
+            Event(incident_id="inc-1", at=T0, actor="tester", kind="note", message=f"step {n}")
+        )
+    await store.append_event(
+        Event(incident_id="inc-2", at=T0, actor="tester", kind="note", message="other")
+    )
+    events = await store.list_events("inc-1")
+    assert [e.message for e in events] == [f"step {n}" for n in range(5)]
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+
+
+async def test_feedback_round_trip(store: Store) -> None:
+    feedback = Feedback(incident_id="inc-1", user_id="U1", helpful=True, at=T0)
+    await store.add_feedback(feedback)
+    assert await store.list_feedback("inc-1") == [feedback]
+
+
+async def test_leases_exclusive_until_expiry(store: Store) -> None:
+    assert await store.acquire_lease("triage:inc-1", "a", T0, 60)
+    assert not await store.acquire_lease("triage:inc-1", "b", T0 + timedelta(seconds=30), 60)
+    assert await store.acquire_lease("triage:inc-1", "a", T0 + timedelta(seconds=30), 60)
+    assert await store.acquire_lease("triage:inc-1", "b", T0 + timedelta(seconds=91), 60)
+
+
+async def test_token_usage_counter(store: Store) -> None:
+    assert await store.get_token_usage("2026-11-24") == 0
+    assert await store.add_token_usage("2026-11-24", 100) == 100
+    assert await store.add_token_usage("2026-11-24", 50) == 150
+    assert await store.get_token_usage("2026-11-25") == 0
+
+
+async def test_concurrent_tasks_lose_no_event(store: Store) -> None:
+    async def writer(w: int) -> None:
+        for n in range(20):
+            await store.append_event(
+                Event(incident_id="inc-c", at=T0, actor=f"w{w}", kind="note", message=f"{w}-{n}")
+            )
+
+    await asyncio.gather(*(writer(w) for w in range(5)))
+    assert len(await store.list_events("inc-c")) == 100
+
+
+# Threads and processes exercise the SQLite file directly (Cosmos has its own replica tests).
+
+
+def test_concurrent_threads_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    SQLiteStore(path)
+    inc = incident()
+    asyncio.run(SQLiteStore(path).create_incident(inc))
+
+    def writer(w: int) -> None:
+        own = SQLiteStore(path)  # one connection per thread, like separate workers
+        for n in range(25):
+            asyncio.run(own.add_alert(alert(inc.id, fp=f"t{w}-{n}")))
+            asyncio.run(own.append_event(Event(incident_id=inc.id, at=T0, actor=f"t{w}",
+                                               kind="note", message=str(n))))
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check = SQLiteStore(path)
+    assert len(asyncio.run(check.list_alerts(inc.id, limit=1000))) == 150
+    assert len(asyncio.run(check.list_events(inc.id))) == 150
+
+
+def _process_writer(path: str, incident_id: str, worker: int) -> None:
+    store = SQLiteStore(path)
+    for n in range(25):
+        asyncio.run(store.add_alert(alert(incident_id, fp=f"p{worker}-{n}")))
+    for _ in range(10):
+        while True:  # a read-modify-write under CAS: retry until our increment lands
+            current = asyncio.run(store.get_incident(incident_id))
+            current.alert_count += 1
+            try:
+                asyncio.run(store.update_incident(current))
+                break
+            except Conflict:
+                continue
+
+
+def test_concurrent_processes_lose_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "procs.db")
+    inc = incident()
+    asyncio.run(SQLiteStore(path).create_incident(inc))
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_writer, args=(path, inc.id, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    check = SQLiteStore(path)
+    assert len(asyncio.run(check.list_alerts(inc.id, limit=1000))) == 100
+    assert asyncio.run(check.get_incident(inc.id)).alert_count == 40
