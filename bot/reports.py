@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.models import ActionRequest, Incident, Triage
+from bot.models import ActionRequest, Alert, Incident, Triage
 
 if TYPE_CHECKING:
     from bot.pipeline import TriageResult
@@ -66,3 +66,45 @@ def triage_report(result: TriageResult) -> dict[str, Any]:
         "triage": triage_json(result.triage),
         "proposals": [proposal_json(r) for r in result.requests],
     }
+
+
+class _Redacts(Protocol):
+    def redact(self, text: str) -> str: ...
+
+
+def render_card_text(
+    incident: Incident,
+    triage: Triage,
+    requests: list[ActionRequest],
+    alerts: list[Alert],
+    redactor: _Redacts,
+) -> str:
+    """The triage card as plain text: evidence first, then proposals and their decisions."""
+    r = redactor.redact
+    lines = [
+        f"┃ {incident.severity.value} · {incident.service} · {triage.category.value} "
+        f"· confidence {triage.confidence:.2f} · {incident.id}",
+        f"┃ triaged by {triage.provider} ({triage.model or 'n/a'}), {triage.execution_status.value}",
+        f"┃ Summary: {r(triage.summary)}",
+        f"┃ Root cause: {r(triage.root_cause)}",
+        "┃ Evidence:",
+    ]
+    for alert in alerts[:3]:
+        labels = ", ".join(f"{k}={v}" for k, v in list(alert.labels.items())[:6])
+        lines.append(f"┃   [{alert.status.value}] {r(alert.title)}")
+        if alert.description:
+            lines.append(f"┃     {r(alert.description)[:300]}")
+        lines.append(f"┃     {r(labels)}")
+    cited = ", ".join(f"{ref.id}@{ref.version}" for ref in triage.runbooks) or "none"
+    lines.append(f"┃ Runbooks: {cited}")
+    for request in requests:
+        d = request.decision
+        buttons = "  [ Approve ]  [ Deny ]" if request.state.value == "pending_approval" else ""
+        lines.append(
+            f"┃ ▸ {request.proposal.action} {request.proposal.params or ''} → "
+            f"{d.outcome.value} (decision {d.id}){buttons}"
+        )
+        for hit in d.reasons:
+            lines.append(f"┃     {hit.rule_id}: {r(hit.reason)}")
+    lines.append("┃ [ Helpful ]  [ Not helpful ]")
+    return "\n".join(lines)
