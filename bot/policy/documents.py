@@ -1,0 +1,125 @@
+"""Typed, immutable views of the three policy files, built after schema validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jsonschema.protocols import Validator
+
+
+class Risk(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Tier(StrEnum):
+    CRITICAL = "critical"
+    STANDARD = "standard"
+
+
+class ExecutorKind(StrEnum):
+    DRY_RUN = "dry_run"
+    HTTP = "http"
+    COMMAND = "command"
+
+
+class RunMode(StrEnum):
+    DRY_RUN = "dry_run"
+    LIVE = "live"
+
+
+# Template names every action may use besides its own parameters.
+BUILTIN_PLACEHOLDERS = frozenset({"service", "namespace"})
+
+# The parameter whose value must be one of the target service's own deployments.
+DEPLOYMENT_PARAM = "deployment"
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """How an action runs: which executor, in which mode, with which template."""
+
+    kind: ExecutorKind
+    mode: RunMode
+    timeout_seconds: float
+    argv: tuple[str, ...] = ()
+    url: str = ""
+    method: str = "POST"
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One allowlisted action."""
+
+    name: str
+    description: str
+    risk: Risk
+    read_only: bool
+    auto: bool
+    executor: ExecutorSpec
+    params_schema: dict[str, Any]
+    validator: Validator = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """A change freeze: one absolute period, or a weekly recurring one in a time zone."""
+
+    id: str
+    reason: str
+    start: datetime | None = None
+    end: datetime | None = None
+    days: frozenset[int] = frozenset()
+    daily_start: time | None = None
+    daily_minutes: int = 0
+    zone: ZoneInfo | None = None
+
+    def active(self, now: datetime) -> bool:
+        """True when ``now`` (timezone-aware) falls inside the window."""
+        if self.start is not None and self.end is not None:
+            return self.start <= now < self.end
+        if self.daily_start is None or self.zone is None:
+            return False
+        local = now.astimezone(self.zone)
+        # Check today's and yesterday's occurrence so windows crossing midnight still match.
+        for back in (0, 1):
+            day = local.date() - timedelta(days=back)
+            if day.weekday() not in self.days:
+                continue
+            opens = datetime.combine(day, self.daily_start, tzinfo=self.zone)
+            if opens <= local < opens + timedelta(minutes=self.daily_minutes):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One known service."""
+
+    name: str
+    tier: Tier
+    namespace: str
+    owners: tuple[str, ...]
+    approvers: tuple[str, ...]
+    deployments: frozenset[str]
+    freeze: tuple[FreezeWindow, ...] = ()
+
+
+@dataclass(frozen=True)
+class RulesSpec:
+    """Category allowlists, approval counts, limits and global freezes."""
+
+    confidence_threshold: float
+    max_pending_actions: int
+    approvals: dict[Tier, dict[Risk, int]]
+    fallback_approvers: tuple[str, ...]
+    categories: dict[str, frozenset[str]]
+    freeze: tuple[FreezeWindow, ...] = ()

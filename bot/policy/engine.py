@@ -1,0 +1,342 @@
+"""The policy engine: a pure evaluate(proposal, context) -> Decision with a reason trace."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.ingest.services import canonical_service
+from bot.models import (
+    Approval,
+    Category,
+    Decision,
+    DecisionOutcome,
+    Proposal,
+    RuleHit,
+    Severity,
+)
+from bot.policy.approvers import tally
+from bot.policy.documents import (
+    DEPLOYMENT_PARAM,
+    ActionSpec,
+    FreezeWindow,
+    RulesSpec,
+    ServiceSpec,
+    Tier,
+)
+from bot.policy.params import schema_problem, shape_problem, show
+
+# Whatever rules.yaml says, these categories may only page humans.
+HUMAN_ONLY_CATEGORIES = frozenset({Category.SECURITY, Category.UNKNOWN})
+HUMAN_ONLY_ACTIONS = frozenset({"notify_oncall"})
+MAX_ACTION_CHARS = 64
+MAX_SERVICE_CHARS = 200
+
+DENY = DecisionOutcome.DENY.value
+REQUIRE = DecisionOutcome.REQUIRE_APPROVAL.value
+ALLOW = DecisionOutcome.ALLOW.value
+CRITICAL = "critical"
+DENIED = DecisionOutcome.DENY
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    """Everything besides the proposal that a decision depends on; ``now`` is passed in."""
+
+    category: Category
+    severity: Severity
+    confidence: float
+    now: datetime
+    requester: str = "incident-bot"
+    pending_actions: int = 0
+    approvals: tuple[Approval, ...] = ()
+    group_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The service a proposal names, as policy understands it."""
+
+    raw: str
+    name: str
+    spec: ServiceSpec | None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def critical(self) -> bool:
+        """Unknown, suspicious and critical-tier services are all treated as critical."""
+        return self.spec is None or bool(self.flags) or self.spec.tier is Tier.CRITICAL
+
+
+class _Trace:
+    def __init__(self) -> None:
+        self.hits: list[RuleHit] = []
+
+    def add(self, rule_id: str, effect: str, reason: str) -> None:
+        self.hits.append(RuleHit(rule_id=rule_id, effect=effect, reason=reason))
+
+    def fired(self, effect: str) -> bool:
+        return any(hit.effect == effect for hit in self.hits)
+
+
+class Policy:
+    """A loaded, validated policy folder; build it with ``load_policy``."""
+
+    def __init__(
+        self,
+        *,
+        revision: str,
+        actions: dict[str, ActionSpec],
+        services: dict[str, ServiceSpec],
+        rules: RulesSpec,
+    ) -> None:
+        self.revision = revision
+        self.actions = actions
+        self.services = services
+        self.rules = rules
+
+    def action_names(self) -> list[str]:
+        """The allowlist, sorted: the enum the LLM's proposal schema offers."""
+        return sorted(self.actions)
+
+    def resolve_service(self, name: object) -> Target:
+        """Canonicalise a service name and look it up; look-alikes never match a known entry."""
+        if not isinstance(name, str) or len(name) > MAX_SERVICE_CHARS:
+            return Target(raw="", name="", spec=None, flags=("invalid",))
+        canonical, flags = canonical_service(name)
+        spec = self.services.get(canonical)
+        return Target(raw=name, name=canonical, spec=spec, flags=tuple(flags))
+
+    def eligible_approvers(self, service: object) -> list[str]:
+        """Slack user and group ids that may approve actions on ``service``."""
+        return list(self._approvers(self.resolve_service(service)))
+
+    def approvals_required(self, action: str, service: object) -> int:
+        """Distinct approvals an action on a service needs (by tier and risk)."""
+        spec = self.actions.get(action)
+        if spec is None:
+            return 0
+        tier = Tier.CRITICAL if self.resolve_service(service).critical else Tier.STANDARD
+        return self.rules.approvals[tier][spec.risk]
+
+    def evaluate(self, proposal: Proposal, context: EvaluationContext) -> Decision:
+        """Judge a proposal: deny, require_approval or allow, with every rule that fired."""
+        trace = _Trace()
+        spec = self._check_action(proposal.action, trace)
+        target = self._check_service(proposal.service, trace)
+        if spec is not None:
+            self._check_category(context.category, spec, trace)
+            self._check_params(spec, proposal.params, target, trace)
+        self._check_pending(context.pending_actions, trace)
+        self._check_freezes(spec, target, _aware(context.now), trace)
+        self._check_confidence(context.confidence, trace)
+        required = self._check_approval_need(spec, target, trace)
+        outcome = self._conclude(trace, context, target, required)
+        return Decision(
+            outcome=outcome,
+            action=proposal.action[:MAX_ACTION_CHARS] if isinstance(proposal.action, str) else "",
+            service=target.name[:MAX_SERVICE_CHARS],
+            approvals_required=required if trace.fired(REQUIRE) and outcome is not DENIED else 0,
+            eligible_approvers=list(self._approvers(target)),
+            reasons=trace.hits,
+            policy_revision=self.revision,
+            decided_at=context.now,
+        )
+
+    def _approvers(self, target: Target) -> tuple[str, ...]:
+        return target.spec.approvers if target.spec is not None else self.rules.fallback_approvers
+
+    def _check_action(self, action: object, trace: _Trace) -> ActionSpec | None:
+        spec = self.actions.get(action) if isinstance(action, str) else None
+        if spec is None:
+            trace.add("action.unknown", DENY, f"action {show(action)} is not in the allowlist")
+        return spec
+
+    def _check_service(self, service: object, trace: _Trace) -> Target:
+        target = self.resolve_service(service)
+        if "invalid" in target.flags:
+            trace.add("service.invalid", DENY, f"service name {show(service)} is not usable")
+            return target
+        if target.flags:
+            flags = ", ".join(target.flags)
+            trace.add(
+                "service.suspicious",
+                CRITICAL,
+                f"service name {show(service)} is suspicious ({flags}): treated as critical",
+            )
+            if target.spec is None:
+                trace.add(
+                    "service.lookalike",
+                    DENY,
+                    f"canonical name {show(target.name)} is not exactly a known service",
+                )
+        elif target.spec is None:
+            trace.add(
+                "service.unknown",
+                CRITICAL,
+                f"service {show(target.name)} is not in services.yaml: treated as critical",
+            )
+        if target.spec is not None and target.spec.tier is Tier.CRITICAL:
+            trace.add("service.tier_critical", CRITICAL, f"{target.name} is a critical service")
+        return target
+
+    def _check_category(self, category: object, spec: ActionSpec, trace: _Trace) -> None:
+        try:
+            known = Category(category if isinstance(category, str) else "")
+        except ValueError:
+            trace.add("category.invalid", DENY, f"category {show(category)} is not known")
+            return
+        if known is Category.SECURITY and spec.name not in HUMAN_ONLY_ACTIONS:
+            trace.add(
+                "category.security", DENY, "security incidents get no automated action: humans only"
+            )
+        elif known is Category.UNKNOWN and spec.name not in HUMAN_ONLY_ACTIONS:
+            trace.add("category.unknown", DENY, "unclassified incidents are notify-only")
+        elif spec.name not in self.rules.categories.get(known.value, frozenset()):
+            trace.add(
+                "category.action_not_allowed",
+                DENY,
+                f"{spec.name} is not allowed for {known.value} incidents",
+            )
+
+    def _check_params(self, spec: ActionSpec, params: Any, target: Target, trace: _Trace) -> None:
+        problem = shape_problem(params)
+        if problem is None:
+            problem = schema_problem(spec.validator, params)
+        if problem is not None:
+            trace.add("params.invalid", DENY, f"{spec.name} parameters rejected: {problem}")
+            return
+        deployment = params.get(DEPLOYMENT_PARAM)
+        if deployment is None:
+            return
+        if target.spec is None:
+            trace.add(
+                "params.deployment_not_owned",
+                DENY,
+                f"deployment {show(deployment)} cannot be checked for an unknown service",
+            )
+        elif deployment not in target.spec.deployments:
+            trace.add(
+                "params.deployment_not_owned",
+                DENY,
+                f"deployment {show(deployment)} is not one of {target.name}'s deployments",
+            )
+
+    def _check_pending(self, pending: object, trace: _Trace) -> None:
+        limit = self.rules.max_pending_actions
+        if not isinstance(pending, int) or isinstance(pending, bool) or pending >= limit:
+            trace.add(
+                "limits.max_pending",
+                DENY,
+                f"incident already has {show(pending)} open requests (limit {limit})",
+            )
+
+    def _check_freezes(
+        self, spec: ActionSpec | None, target: Target, now: datetime, trace: _Trace
+    ) -> None:
+        scopes: list[tuple[str, tuple[FreezeWindow, ...]]] = [("freeze.global", self.rules.freeze)]
+        if target.spec is not None:
+            scopes.append(("freeze.service", target.spec.freeze))
+        read_only = spec is not None and spec.read_only
+        for rule_id, windows in scopes:
+            for window in windows:
+                if not window.active(now):
+                    continue
+                if read_only:
+                    trace.add(
+                        rule_id,
+                        REQUIRE,
+                        f"freeze {window.id} ({window.reason}): read-only needs approval",
+                    )
+                else:
+                    trace.add(rule_id, DENY, f"freeze {window.id} ({window.reason}) is in effect")
+
+    def _check_confidence(self, confidence: object, trace: _Trace) -> None:
+        threshold = self.rules.confidence_threshold
+        value = _number(confidence)
+        if value is None or value < threshold:
+            shown = show(confidence) if value is None else f"{value:g}"
+            trace.add("confidence.low", REQUIRE, f"triage confidence {shown} is below {threshold}")
+
+    def _check_approval_need(self, spec: ActionSpec | None, target: Target, trace: _Trace) -> int:
+        if spec is None:
+            return 0
+        tier = Tier.CRITICAL if target.critical else Tier.STANDARD
+        required = self.rules.approvals[tier][spec.risk]
+        if target.critical:
+            trace.add(
+                "tier.critical_needs_approval",
+                REQUIRE,
+                f"critical service: {required} approvals from distinct people",
+            )
+        if not spec.read_only:
+            trace.add("action.state_changing", REQUIRE, f"{spec.name} changes state")
+        elif not spec.auto:
+            trace.add("action.needs_approval", REQUIRE, f"{spec.name} is not marked auto")
+        elif not trace.fired(REQUIRE) and not trace.fired(DENY):
+            trace.add(
+                "action.read_only_auto",
+                ALLOW,
+                f"{spec.name} is read-only and auto on a standard service",
+            )
+        return required
+
+    def _conclude(
+        self, trace: _Trace, context: EvaluationContext, target: Target, required: int
+    ) -> DecisionOutcome:
+        if trace.fired(DENY):
+            return DecisionOutcome.DENY
+        if not trace.fired(REQUIRE):
+            # Allow only when a rule explicitly allowed; nothing is allowed by default.
+            return DecisionOutcome.ALLOW if trace.fired(ALLOW) else DecisionOutcome.DENY
+        if not context.approvals:
+            return DecisionOutcome.REQUIRE_APPROVAL
+        return self._judge_votes(trace, context, target, required)
+
+    def _judge_votes(
+        self, trace: _Trace, context: EvaluationContext, target: Target, required: int
+    ) -> DecisionOutcome:
+        counted, vetoes, by_requester, ineligible = tally(
+            context.approvals, self._approvers(target), context.group_members, context.requester
+        )
+        if by_requester:
+            trace.add(
+                "approvals.requester_ignored",
+                INFO,
+                "the requester cannot approve their own request",
+            )
+        if ineligible:
+            shown = ", ".join(show(user, 24) for user in ineligible[:5])
+            trace.add("approvals.ineligible_ignored", INFO, f"not eligible approvers: {shown}")
+        if vetoes:
+            trace.add("approvals.vetoed", DENY, f"denied by {', '.join(vetoes[:5])}")
+            return DecisionOutcome.DENY
+        if len(counted) >= required:
+            trace.add(
+                "approvals.satisfied",
+                ALLOW,
+                f"approved by {len(counted)} of {required}: {', '.join(counted)}",
+            )
+            return DecisionOutcome.ALLOW
+        trace.add(
+            "approvals.insufficient",
+            REQUIRE,
+            f"{len(counted)} of {required} required approvals recorded",
+        )
+        return DecisionOutcome.REQUIRE_APPROVAL
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _aware(now: datetime) -> datetime:
+    # A naive timestamp is read as UTC rather than crashing comparisons with aware windows.
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
