@@ -1,0 +1,50 @@
+"""The values ingestion takes and returns: parsing options and a parsed payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.models import Alert
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+DEFAULT_SERVICE_LABEL_ORDER: tuple[str, ...] = (
+    "service",
+    "app.kubernetes.io/name",
+    "app",
+    "k8s_app",
+    "job",
+    "container",
+    "namespace",
+)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Limits and service-label preferences applied to every inbound payload."""
+
+    max_body_bytes: int = 1_048_576
+    max_json_depth: int = 32
+    service_label_order: tuple[str, ...] = DEFAULT_SERVICE_LABEL_ORDER
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestOptions:
+        """Options built from the alert-ingestion settings."""
+        return cls(
+            max_body_bytes=settings.alert_max_body_bytes,
+            max_json_depth=settings.alert_max_json_depth,
+            service_label_order=tuple(settings.service_label_order),
+        )
+
+
+DEFAULT_OPTIONS = IngestOptions()
+
+
+@dataclass(frozen=True)
+class ParsedPayload:
+    """The alerts found in one payload, plus how many the source said it left out."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    truncated: int = 0
