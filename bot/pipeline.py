@@ -7,12 +7,13 @@ models; storage, chat, the LLM and the runbook index are ports handed in by the 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from bot import actions, incidents, timeline
+from bot import actions, incidents, metrics, timeline
 from bot.errors import NotFound
 from bot.ingest import IngestOptions, parse_payload
 from bot.models import (
@@ -110,6 +111,7 @@ class Pipeline:
         for alert in parsed.alerts:
             alert.raw_ref = raw.id
             await self._file_alert(alert, now, receipt, stored_by_incident)
+        self._count_receipt(receipt)
         for incident_id, stored in stored_by_incident.items():
             await incidents.count_alerts(self.store, incident_id, stored, now)
             await self._note_resolved(incident_id, stored, now)
@@ -118,6 +120,15 @@ class Pipeline:
                 "source left out alerts", extra={"source": source, "truncated": parsed.truncated}
             )
         return receipt
+
+    @staticmethod
+    def _count_receipt(receipt: IngestReceipt) -> None:
+        counted = metrics.ALERTS_RECEIVED
+        source = receipt.source
+        counted.labels(source, "stored").inc(receipt.stored - receipt.unmatched_resolved)
+        counted.labels(source, "duplicate").inc(receipt.duplicates)
+        counted.labels(source, "unmatched_resolved").inc(receipt.unmatched_resolved)
+        metrics.INCIDENTS_OPENED.labels(source).inc(len(receipt.new_incident_ids))
 
     async def _file_alert(
         self,
@@ -191,10 +202,14 @@ class Pipeline:
             return None
         incident = await self.store.get_incident(incident_id)
         alerts = await self.store.list_alerts(incident_id, limit=20)
+        started = time.perf_counter()
         chunks = self._runbooks_for(incident, alerts)
         triage = await self.triager.triage(
             incident, alerts, chunks, self.policy.action_names(), now
         )
+        metrics.TRIAGE_SECONDS.labels(triage.provider).observe(time.perf_counter() - started)
+        metrics.TRIAGES.labels(triage.execution_status.value, triage.provider).inc()
+        metrics.count_usage(triage.provider, triage.model, triage.usage)
         await self.store.add_triage(triage)
         incident = await self._apply_triage(incident_id, triage, now)
         requests = await self._file_proposals(incident, triage, requester, now)
@@ -247,6 +262,7 @@ class Pipeline:
                 pending_actions=pending,
             )
             decision = self.policy.evaluate(proposal, context)
+            metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()
             request = await actions.open_request(
                 self.store,
                 incident_id=incident.id,
@@ -284,6 +300,7 @@ class Pipeline:
         result = VoteResult(
             request=outcome.request, accepted=outcome.accepted, message=outcome.message
         )
+        metrics.APPROVALS.labels("accepted" if outcome.accepted else "refused").inc()
         if outcome.request.state is ActionState.APPROVED:
             executed = await actions.execute(
                 request_id,
@@ -295,6 +312,9 @@ class Pipeline:
             )
             result.request = executed.request
             result.executed = executed.ran
+            metrics.ACTIONS_EXECUTED.labels(
+                executed.request.state.value if executed.ran else "not_run"
+            ).inc()
             result.message = executed.message
         incident = await self.store.get_incident(result.request.incident_id)
         if outcome.accepted or result.executed:

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot import metrics
 from bot.app import Services
 from bot.clock import utcnow
 from bot.errors import BotError, PayloadError, StoreError
@@ -102,6 +103,7 @@ def alert_endpoint(services: Services, work: BackgroundWork) -> Callable[..., Aw
                 source, body, request.headers.get("content-type"), utcnow()
             )
         except PayloadError as exc:
+            metrics.ALERTS_RECEIVED.labels(source, "rejected").inc()
             return _error(exc.status, str(exc), source=source)
         except StoreError as exc:
             log.error("store unavailable while ingesting", extra={"error": str(exc)})
@@ -126,7 +128,7 @@ def alert_endpoint(services: Services, work: BackgroundWork) -> Callable[..., Aw
 
 
 def health_endpoints(services: Services) -> list[BaseRoute]:
-    """/healthz (process up) and /readyz (store reachable, policy loaded)."""
+    """/healthz (process up), /readyz (store reachable, policy loaded), /metrics."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -146,7 +148,15 @@ def health_endpoints(services: Services) -> list[BaseRoute]:
             status_code=200 if ready else 503,
         )
 
-    return [Route("/healthz", healthz), Route("/readyz", readyz)]
+    async def metrics_page(request: Request) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_page),
+    ]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

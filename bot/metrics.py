@@ -1,0 +1,87 @@
+"""Prometheus metrics: one registry for the process, exposed at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.models import TokenUsage
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+ALERTS_RECEIVED = Counter(
+    "incident_bot_alerts_received",
+    "Alerts received, by source and outcome (stored, duplicate, unmatched_resolved, rejected).",
+    ["source", "outcome"],
+    registry=REGISTRY,
+)
+INCIDENTS_OPENED = Counter(
+    "incident_bot_incidents_opened", "Incidents opened, by source.", ["source"], registry=REGISTRY
+)
+TRIAGE_SECONDS = Histogram(
+    "incident_bot_triage_duration_seconds",
+    "Time to triage one incident (retrieval, model or rules, validation).",
+    ["provider"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+TRIAGES = Counter(
+    "incident_bot_triages",
+    "Triages, by execution status and provider.",
+    ["execution_status", "provider"],
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "incident_bot_llm_tokens",
+    "LLM tokens used, by provider, model and kind (prompt, completion).",
+    ["provider", "model", "kind"],
+    registry=REGISTRY,
+)
+LLM_COST = Counter(
+    "incident_bot_llm_cost_usd",
+    "Estimated LLM cost in US dollars, by provider and model.",
+    ["provider", "model"],
+    registry=REGISTRY,
+)
+POLICY_DECISIONS = Counter(
+    "incident_bot_policy_decisions",
+    "Policy decisions, by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+APPROVALS = Counter(
+    "incident_bot_approvals",
+    "Approval clicks, by outcome (accepted, refused).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ACTIONS_EXECUTED = Counter(
+    "incident_bot_actions_executed",
+    "Action executions, by result (succeeded, failed, blocked, not_run).",
+    ["result"],
+    registry=REGISTRY,
+)
+SLACK_API_ERRORS = Counter(
+    "incident_bot_slack_api_errors",
+    "Slack Web API calls that failed, by method.",
+    ["method"],
+    registry=REGISTRY,
+)
+SLACK_API_RETRIES = Counter(
+    "incident_bot_slack_api_retries",
+    "Slack Web API retries, by reason (rate_limited, connection).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def count_usage(provider: str, model: str, usage: TokenUsage) -> None:
+    """Add one triage's token usage and estimated cost."""
+    LLM_TOKENS.labels(provider, model, "prompt").inc(usage.prompt_tokens)
+    LLM_TOKENS.labels(provider, model, "completion").inc(usage.completion_tokens)
+    LLM_COST.labels(provider, model).inc(usage.cost_usd)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The current metrics in Prometheus text format, with its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
