@@ -93,7 +93,14 @@ def _draft(title_raw: str, body: str, labels: dict[str, str], color: str, url: s
     text = slack_text.clean(body)
     merged = {**title.labels, **slack_text.pairs(text), **labels}
     status = title.status or slack_text.status_from(merged, color) or AlertStatus.FIRING
-    return Draft(title=title.title, labels=merged, description=text, status=status, url=url)
+    return Draft(
+        title=title.title,
+        labels={k: v for k, v in merged.items() if k not in slack_text.PROSE_KEYS},
+        annotations={k: v for k, v in merged.items() if k in slack_text.PROSE_KEYS},
+        description=text,
+        status=status,
+        url=url,
+    )
 
 
 def _attachment_drafts(message: JsonObject, path: str, fallback_text: str) -> list[Draft]:

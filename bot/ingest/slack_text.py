@@ -29,6 +29,9 @@ _EQUALS_PAIR = re.compile(r"^\s*[-•]\s*([\w.\-/]{1,60})\s*=\s*(.+)$", re.MULTI
 _KEY_JUNK = re.compile(r"[^\w.\-/]+")
 _RESOLVED_COLORS = frozenset({"good", "#36a64f", "#2eb886", "#2eb67d", "#00ff00"})
 _RESOLVED_WORDS = frozenset({"resolved", "recovered", "ok"})
+_LEADING_EMOJI = re.compile(r"^(?::[a-z0-9_+\-]+:\s*)+")
+# Keys whose values are prose about the alert, not identity: they become annotations.
+PROSE_KEYS = frozenset({"alert", "summary", "description", "message", "details", "text", "value"})
 
 
 @dataclass
@@ -54,7 +57,7 @@ def clean(text: str) -> str:
 
 def read_title(raw: str) -> TitleInfo:
     """Split a bot's title into status, title and any labels it carries."""
-    line = clean(raw).split("\n", 1)[0].strip()
+    line = _LEADING_EMOJI.sub("", clean(raw).split("\n", 1)[0].strip())
     if match := _GROUP_TITLE.fullmatch(line):
         status = AlertStatus.FIRING if match.group(1).upper() == "FIRING" else AlertStatus.RESOLVED
         return TitleInfo(title=match.group(2).strip() or line, status=status)
