@@ -100,13 +100,32 @@ class Settings(BaseSettings):
     )
     llm_daily_token_budget: int = Field(default=2_000_000, ge=0, alias="LLM_DAILY_TOKEN_BUDGET")
     redact_extra_patterns: CsvList = Field(default_factory=list, alias="REDACT_EXTRA_PATTERNS")
+    llm_response_format: str = Field(
+        default="json_schema", pattern="^(json_schema|json_object)$", alias="LLM_RESPONSE_FORMAT"
+    )
+    llm_price_table: Path = Field(
+        default=PROJECT_ROOT / "bot" / "triage" / "prices.yaml", alias="LLM_PRICE_TABLE"
+    )
+    llm_retry_max_sleep_seconds: float = Field(
+        default=60.0, ge=0, alias="LLM_RETRY_MAX_SLEEP_SECONDS"
+    )
+    triage_rules_path: Path = Field(
+        default=PROJECT_ROOT / "bot" / "triage" / "rules.yaml", alias="TRIAGE_RULES_PATH"
+    )
+    triage_allow_cross_service: bool = Field(default=False, alias="TRIAGE_ALLOW_CROSS_SERVICE")
 
     # runbooks
     runbook_backend: RunbookBackend = Field(default=RunbookBackend.LOCAL, alias="RUNBOOK_BACKEND")
     runbook_top_k: int = Field(default=4, ge=1, le=50, alias="RUNBOOK_TOP_K")
+    runbook_index_path: Path = Field(default=Path("var/runbooks.db"), alias="RUNBOOK_INDEX_PATH")
+    runbook_embeddings: str = Field(
+        default="auto", pattern="^(auto|none)$", alias="RUNBOOK_EMBEDDINGS"
+    )
+    runbook_model_dir: Path = Field(default=Path("var/models"), alias="RUNBOOK_MODEL_DIR")
     azure_search_endpoint: str = Field(default="", alias="AZURE_SEARCH_ENDPOINT")
     azure_search_key: SecretStr | None = Field(default=None, alias="AZURE_SEARCH_KEY")
     azure_search_index: str = Field(default="runbooks", alias="AZURE_SEARCH_INDEX")
+    azure_search_semantic_config: str = Field(default="", alias="AZURE_SEARCH_SEMANTIC_CONFIG")
 
     # approvals and actions
     approval_ttl_seconds: int = Field(default=1800, gt=0, alias="APPROVAL_TTL_SECONDS")

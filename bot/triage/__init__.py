@@ -1,0 +1,12 @@
+"""Triage: turn an incident into a category, severity and proposals (LLM or offline rules).
+
+Public API: ``Triager`` (the port), ``build_triager(settings, store)``, ``RulesEngine``,
+``LLMTriager`` and ``Redactor``.
+"""
+
+from bot.triage.base import Triager
+from bot.triage.build import RulesTriager, build_triager
+from bot.triage.redaction import Redactor
+from bot.triage.rules import RulesEngine
+
+__all__ = ["Redactor", "RulesEngine", "RulesTriager", "Triager", "build_triager"]
