@@ -39,6 +39,34 @@ BUILTIN_PLACEHOLDERS = frozenset({"service", "namespace"})
 # The parameter whose value must be one of the target service's own deployments.
 DEPLOYMENT_PARAM = "deployment"
 
+# Programs that would interpret an argument as code; a command template may never start one.
+INTERPRETERS = frozenset(
+    {
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "ksh",
+        "csh",
+        "tcsh",
+        "fish",
+        "ash",
+        "busybox",
+        "env",
+        "xargs",
+        "cmd",
+        "cmd.exe",
+        "powershell",
+        "pwsh",
+        "python",
+        "python3",
+        "perl",
+        "ruby",
+        "node",
+        "sudo",
+    }
+)
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -48,7 +76,7 @@ class ExecutorSpec:
 
     kind: ExecutorKind
     mode: RunMode
-    timeout_seconds: float
+    timeout_seconds: float | None = None  # None: the executor's configured default
     argv: tuple[str, ...] = ()
     url: str = ""
     method: str = "POST"

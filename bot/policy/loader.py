@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, time
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,6 +15,7 @@ from jsonschema.exceptions import SchemaError
 from bot.errors import PolicyError
 from bot.policy.documents import (
     BUILTIN_PLACEHOLDERS,
+    INTERPRETERS,
     WEEKDAYS,
     ActionSpec,
     ExecutorKind,
@@ -105,7 +106,10 @@ def _build_executor(
     for name in _placeholders(raw.get("body", {})):
         if name not in declared:
             raise _fail(path, f"{where}.body", f"placeholder {{{name}}} is not a parameter")
-    for index, name in enumerate(_placeholders(raw.get("argv", []))):
+    argv = raw.get("argv", [])
+    if argv and PurePath(argv[0]).name.lower() in INTERPRETERS:
+        raise _fail(path, f"{where}.argv[0]", f"{argv[0]!r} is an interpreter; use a program")
+    for index, name in enumerate(_placeholders(argv)):
         if name not in required:
             # An absent optional parameter would leave a hole in the argv.
             raise _fail(
@@ -116,12 +120,18 @@ def _build_executor(
     return ExecutorSpec(
         kind=ExecutorKind(raw["type"]),
         mode=RunMode(raw.get("mode", defaults["mode"])),
-        timeout_seconds=float(raw.get("timeout_seconds", defaults.get("timeout_seconds", 30))),
+        timeout_seconds=_optional_float(
+            raw.get("timeout_seconds", defaults.get("timeout_seconds"))
+        ),
         argv=tuple(raw.get("argv", ())),
         url=raw.get("url", ""),
         method=raw.get("method", "POST"),
         body=dict(raw.get("body", {})),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _build_services(document: dict[str, Any], path: Path) -> dict[str, ServiceSpec]:

@@ -1,0 +1,127 @@
+"""Executors: dry_run (the shipped default), http (POST a JSON body), command (argv, no shell)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.actions.plans import ExecutionPlan, check_argv
+from bot.config import Settings
+from bot.policy.documents import ExecutorKind
+
+log = logging.getLogger(__name__)
+
+MAX_OUTPUT_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What an executor reports: success, details for the timeline, an error message if any."""
+
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Executor(Protocol):
+    """Runs one rendered plan. Only ``actions.execute`` calls executors."""
+
+    async def run(self, plan: ExecutionPlan) -> ExecutionResult: ...
+
+
+Executors = Mapping[str, Executor]
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= MAX_OUTPUT_CHARS else "…" + text[-MAX_OUTPUT_CHARS:]
+
+
+class DryRunExecutor:
+    """Records exactly what would run and runs nothing."""
+
+    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+        """Report the rendered plan as the result."""
+        return ExecutionResult(ok=True, detail={"dry_run": True, "would_run": plan.describe()})
+
+
+class CommandExecutor:
+    """Runs an argv with ``create_subprocess_exec``: no shell, whole-argument parameters only."""
+
+    def __init__(self, default_timeout: float) -> None:
+        self.default_timeout = default_timeout
+
+    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+        """Start the program, wait up to the timeout, report exit status and output."""
+        # The template check already ran at render time; repeat it at the door.
+        check_argv(plan.argv, plan.template)
+        timeout = plan.timeout_seconds or self.default_timeout
+        process = await asyncio.create_subprocess_exec(
+            *plan.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return ExecutionResult(
+                ok=False, detail={"argv": list(plan.argv)}, error=f"timed out after {timeout}s"
+            )
+        detail = {
+            "argv": list(plan.argv),
+            "exit_code": process.returncode,
+            "stdout": _tail(out.decode("utf-8", "replace")),
+            "stderr": _tail(err.decode("utf-8", "replace")),
+        }
+        if process.returncode != 0:
+            return ExecutionResult(ok=False, detail=detail, error=f"exit code {process.returncode}")
+        return ExecutionResult(ok=True, detail=detail)
+
+
+class HttpExecutor:
+    """POSTs the rendered JSON body to the action's URL with a bearer token and a timeout."""
+
+    def __init__(self, token: SecretStr | None, default_timeout: float) -> None:
+        self._token = token
+        self.default_timeout = default_timeout
+
+    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+        """Send the request; 2xx is success, anything else (or no answer) is failure."""
+        timeout = aiohttp.ClientTimeout(total=plan.timeout_seconds or self.default_timeout)
+        headers = {"User-Agent": "incident-bot", "X-Incident-Bot-Request": plan.request_id}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        detail: dict[str, Any] = {"method": plan.method, "url": plan.url}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.request(
+                    plan.method, plan.url, json=plan.body, headers=headers, allow_redirects=False
+                ) as response,
+            ):
+                text = await response.text(errors="replace")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return ExecutionResult(ok=False, detail=detail, error=f"request failed: {exc!r}")
+        detail.update(status=response.status, response=_tail(text))
+        if not 200 <= response.status < 300:
+            return ExecutionResult(ok=False, detail=detail, error=f"HTTP {response.status}")
+        return ExecutionResult(ok=True, detail=detail)
+
+
+def build_executors(settings: Settings) -> dict[str, Executor]:
+    """The executors, keyed by the names actions.yaml uses."""
+    return {
+        ExecutorKind.DRY_RUN.value: DryRunExecutor(),
+        ExecutorKind.HTTP.value: HttpExecutor(
+            settings.action_http_token, settings.action_timeout_seconds
+        ),
+        ExecutorKind.COMMAND.value: CommandExecutor(settings.action_timeout_seconds),
+    }
