@@ -20,7 +20,13 @@ _IGNORABLE = frozenset(
     {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0}
 )
 # Scripts that legitimately mix inside one word (Japanese, Korean with Hanja).
-_SCRIPT_FAMILY = {"CJK": "HAN", "HIRAGANA": "HAN", "KATAKANA": "HAN", "HANGUL": "HAN"}
+_SCRIPT_FAMILY = {
+    "CJK": "HAN",
+    "HIRAGANA": "HAN",
+    "KATAKANA": "HAN",
+    "KATAKANA-HIRAGANA": "HAN",
+    "HANGUL": "HAN",
+}
 # Letter-name prefixes that say nothing about the script.
 _NOT_A_SCRIPT = frozenset({"MODIFIER", "SMALL", "CAPITAL", "LETTER"})
 
