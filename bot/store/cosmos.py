@@ -1,0 +1,428 @@
+"""The scale-out store: Azure Cosmos DB (NoSQL API) through ``azure.cosmos.aio``.
+
+Same contract as the SQLite store (bot/store/base.py). Races between replicas are settled by
+the service, never by a process: deterministic ids make ``create`` the atomic claim (alert dedup
+keys, group pointers), and ETag compare-and-swap guards every read-modify-write (incidents,
+action requests, counters, leases). Stored items keep the model under ``doc`` and copy the
+fields that queries filter or sort on to the top level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from bot.config import Settings
+from bot.errors import Conflict, NotFound, StoreError
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    Event,
+    Feedback,
+    Incident,
+    IncidentStatus,
+    RawPayload,
+    Triage,
+)
+from bot.store import cosmos_groups as groups
+from bot.store import cosmos_wire as wire
+from bot.store.cosmos_items import (
+    ALERT_KEYS,
+    ALERTS,
+    COUNTERS,
+    EVENTS,
+    FEEDBACK,
+    INCIDENTS,
+    LEASES,
+    RAW,
+    REQUESTS,
+    TRIAGES,
+    CosmosItems,
+    Item,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+CAS_ATTEMPTS = 60
+UNFILED = ""  # partition of alerts that belong to no incident (a resolve with nothing open)
+_REQUEST_PARTITIONS_KEPT = 10_000
+
+
+def _doc(value: BaseModel) -> dict[str, Any]:
+    return value.model_dump(mode="json")
+
+
+def _load(model: type[M], item: Item) -> M:
+    return model.model_validate(item["doc"])
+
+
+async def _backoff(attempt: int) -> None:
+    """A short, jittered pause between lost compare-and-swap rounds."""
+    await asyncio.sleep(min(0.002 * (2.0 ** min(attempt, 6)), 0.1) * random.random())
+
+
+class CosmosStore:
+    """Store on Azure Cosmos DB; safe for any number of replicas sharing one database."""
+
+    def __init__(self, items: CosmosItems) -> None:
+        self.items = items
+        # request id -> incident id (never changes), so votes on a request are point reads.
+        self._request_partitions: OrderedDict[str, str] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, throughput: int | None = None) -> CosmosStore:
+        """Build from settings: account key when COSMOS_KEY is set, else Entra ID."""
+        credential: Any
+        if settings.cosmos_key is not None:
+            credential = settings.cosmos_key.get_secret_value()
+        else:
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        items = CosmosItems(
+            settings.cosmos_endpoint,
+            credential,
+            settings.cosmos_database,
+            verify_tls=settings.cosmos_verify_tls,
+            throughput=throughput,
+        )
+        return cls(items)
+
+    async def open(self) -> None:
+        """Connect and create missing containers; every other call does this on first use."""
+        await self.items.open()
+
+    async def ping(self) -> None:
+        await self.items.ping()
+
+    async def close(self) -> None:
+        await self.items.close()
+
+    # raw payloads and alerts
+    async def add_raw(self, raw: RawPayload) -> None:
+        body = {"id": raw.id, "receivedAt": wire.instant(raw.received_at), "doc": _doc(raw)}
+        await self.items.create(RAW, body, f"raw payload {raw.id}")
+
+    async def get_raw(self, raw_id: str) -> RawPayload:
+        return _load(RawPayload, await self.items.read(RAW, raw_id, raw_id, f"raw {raw_id!r}"))
+
+    async def add_alert(self, alert: Alert) -> bool:
+        key_id = wire.item_id("alk", alert.dedup_key)
+        key: Item = {
+            "id": key_id,
+            "alertId": alert.id,
+            "incidentId": alert.incident_id or UNFILED,
+            "doc": _doc(alert),
+        }
+        try:
+            await self.items.create(ALERT_KEYS, key, f"alert key of {alert.id}")
+        except Conflict:
+            await self._finish_alert(key_id)
+            return False
+        await self._write_alert(Alert.model_validate(key["doc"]))
+        return True
+
+    async def _write_alert(self, alert: Alert) -> None:
+        body = {
+            "id": alert.id,
+            "incidentId": alert.incident_id or UNFILED,
+            "receivedAt": wire.instant(alert.received_at),
+            "ins": wire.insertion_key(),
+            "doc": _doc(alert),
+        }
+        try:
+            await self.items.create(ALERTS, body, f"alert {alert.id}")
+        except Conflict:
+            pass  # already written, by us on a retried request or by a duplicate's repair
+
+    async def _finish_alert(self, key_id: str) -> None:
+        """A duplicate arrived: make sure the first copy's alert item exists (crash repair)."""
+        key = await self.items.read(ALERT_KEYS, key_id, key_id, "alert key")
+        try:
+            await self.items.read(ALERTS, key["alertId"], key["incidentId"], "alert")
+        except NotFound:
+            await self._write_alert(Alert.model_validate(key["doc"]))
+
+    async def get_alert(self, alert_id: str) -> Alert:
+        # Alerts are partitioned by incident and looked up here by id alone: a fan-out query.
+        found = await self.items.query(
+            ALERTS, "SELECT * FROM c WHERE c.id = @id", {"@id": alert_id}
+        )
+        if not found:
+            raise NotFound(f"alert {alert_id!r} not found")
+        return _load(Alert, found[0])
+
+    async def list_alerts(self, incident_id: str, limit: int = 100) -> list[Alert]:
+        found = await self.items.query(
+            ALERTS,
+            "SELECT TOP @n * FROM c WHERE c.incidentId = @iid ORDER BY c.receivedAt, c.ins",
+            {"@n": limit, "@iid": incident_id},
+            partition=incident_id,
+        )
+        return [_load(Alert, item) for item in found]
+
+    # incidents
+    async def open_incident_for_group(self, candidate: Incident) -> tuple[Incident, bool]:
+        if candidate.group_key is None:
+            await groups.insert_incident(self.items, candidate, exists_ok=False)
+            return candidate, True
+        owner = await groups.claim(self.items, candidate)
+        if owner is not None and owner.id != candidate.id:
+            return owner, False
+        # Ours (also when a retried claim found our own pointer): write the incident itself.
+        await groups.insert_incident(self.items, candidate, exists_ok=True)
+        return candidate, True
+
+    async def create_incident(self, incident: Incident) -> None:
+        claimed = incident.group_key is not None and incident.status is IncidentStatus.OPEN
+        if claimed:
+            owner = await groups.claim(self.items, incident)
+            if owner is not None and owner.id != incident.id:
+                raise Conflict(f"group {incident.group_key!r} already has open {owner.id}")
+        try:
+            await groups.insert_incident(self.items, incident, exists_ok=False)
+        except Conflict:
+            if claimed and incident.group_key is not None:
+                await groups.release(self.items, incident.group_key, incident.id)
+            raise Conflict(f"incident {incident.id} already exists") from None
+
+    async def latest_incident_for_group(self, group_key: str) -> Incident | None:
+        found = await self.items.query(
+            INCIDENTS,
+            "SELECT TOP 1 * FROM c WHERE c.groupKey = @g ORDER BY c.updatedAt DESC, c.ins DESC",
+            {"@g": group_key},
+        )
+        return _load(Incident, found[0]) if found else None
+
+    async def get_incident(self, incident_id: str) -> Incident:
+        item = await self.items.read(
+            INCIDENTS, incident_id, incident_id, f"incident {incident_id!r}"
+        )
+        return _load(Incident, item)
+
+    async def update_incident(self, incident: Incident) -> Incident:
+        what = f"incident {incident.id!r}"
+        current = await self.items.read(INCIDENTS, incident.id, incident.id, what)
+        before = _load(Incident, current)
+        if before.version != incident.version:
+            raise Conflict(f"incident {incident.id} changed since version {incident.version}")
+        stored = incident.model_copy(update={"version": incident.version + 1})
+        was_owner = before.status is IncidentStatus.OPEN and before.group_key is not None
+        owns = stored.status is IncidentStatus.OPEN and stored.group_key is not None
+        if owns and not (was_owner and before.group_key == stored.group_key):
+            owner = await groups.claim(self.items, stored)  # reopened or regrouped
+            if owner is not None and owner.id != stored.id:
+                raise Conflict(f"group {stored.group_key!r} already has open {owner.id}")
+        body = groups.incident_item(stored, current.get("ins"))
+        await self.items.replace(INCIDENTS, body, current["_etag"], what)
+        if (
+            was_owner
+            and before.group_key is not None
+            and not (owns and before.group_key == stored.group_key)
+        ):
+            await groups.release(self.items, before.group_key, stored.id)
+        return stored
+
+    async def list_incidents(
+        self, status: IncidentStatus | None = None, limit: int = 50
+    ) -> list[Incident]:
+        where = "" if status is None else "WHERE c.status = @s "
+        params: dict[str, Any] = {"@n": limit}
+        if status is not None:
+            params["@s"] = status.value
+        found = await self.items.query(
+            INCIDENTS,
+            f"SELECT TOP @n * FROM c {where}ORDER BY c.updatedAt DESC, c.ins DESC",
+            params,
+        )
+        return [_load(Incident, item) for item in found]
+
+    # triage
+    async def add_triage(self, triage: Triage) -> None:
+        body = {
+            "id": triage.id,
+            "incidentId": triage.incident_id,
+            "createdAt": wire.instant(triage.created_at),
+            "ins": wire.insertion_key(),
+            "doc": _doc(triage),
+        }
+        await self.items.create(TRIAGES, body, f"triage {triage.id}")
+
+    async def list_triages(self, incident_id: str) -> list[Triage]:
+        found = await self.items.query(
+            TRIAGES,
+            "SELECT * FROM c WHERE c.incidentId = @iid ORDER BY c.createdAt, c.ins",
+            {"@iid": incident_id},
+            partition=incident_id,
+        )
+        return [_load(Triage, item) for item in found]
+
+    # action requests
+    def _request_item(self, request: ActionRequest, ins: str | None = None) -> Item:
+        return {
+            "id": request.id,
+            "incidentId": request.incident_id,
+            "state": request.state.value,
+            "createdAt": wire.instant(request.created_at),
+            "ins": ins or wire.insertion_key(),
+            "version": request.version,
+            "doc": _doc(request),
+        }
+
+    def _remember(self, request: ActionRequest) -> ActionRequest:
+        self._request_partitions[request.id] = request.incident_id
+        self._request_partitions.move_to_end(request.id)
+        while len(self._request_partitions) > _REQUEST_PARTITIONS_KEPT:
+            self._request_partitions.popitem(last=False)
+        return request
+
+    async def add_action_request(self, request: ActionRequest) -> None:
+        await self.items.create(REQUESTS, self._request_item(request), f"request {request.id}")
+        self._remember(request)
+
+    async def get_action_request(self, request_id: str) -> ActionRequest:
+        partition = self._request_partitions.get(request_id)
+        if partition is not None:
+            item = await self.items.read(REQUESTS, request_id, partition, f"request {request_id!r}")
+            return _load(ActionRequest, item)
+        found = await self.items.query(
+            REQUESTS, "SELECT * FROM c WHERE c.id = @id", {"@id": request_id}
+        )
+        if not found:
+            raise NotFound(f"action request {request_id!r} not found")
+        return self._remember(_load(ActionRequest, found[0]))
+
+    async def update_action_request(self, request: ActionRequest) -> ActionRequest:
+        what = f"action request {request.id!r}"
+        current = await self.items.read(REQUESTS, request.id, request.incident_id, what)
+        if _load(ActionRequest, current).version != request.version:
+            raise Conflict(f"action request {request.id} changed since version {request.version}")
+        stored = request.model_copy(update={"version": request.version + 1})
+        body = self._request_item(stored, current.get("ins"))
+        await self.items.replace(REQUESTS, body, current["_etag"], what)
+        return stored
+
+    async def list_action_requests(
+        self,
+        incident_id: str | None = None,
+        states: list[ActionState] | None = None,
+        limit: int = 500,
+    ) -> list[ActionRequest]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {"@n": limit}
+        if incident_id is not None:
+            clauses.append("c.incidentId = @iid")
+            params["@iid"] = incident_id
+        if states:
+            clauses.append("ARRAY_CONTAINS(@states, c.state)")
+            params["@states"] = [s.value for s in states]
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        found = await self.items.query(
+            REQUESTS,
+            f"SELECT TOP @n * FROM c {where}ORDER BY c.createdAt, c.ins",
+            params,
+            partition=incident_id,
+        )
+        return [self._remember(_load(ActionRequest, item)) for item in found]
+
+    # timeline and feedback
+    async def append_event(self, event: Event) -> Event:
+        seq = await self._add_to_counter(wire.item_id("seq", event.incident_id), 1)
+        stored = event.model_copy(update={"seq": seq})
+        body = {"id": event.id, "incidentId": event.incident_id, "seq": seq, "doc": _doc(stored)}
+        await self.items.create(EVENTS, body, f"event {event.id}")
+        return stored
+
+    async def list_events(self, incident_id: str) -> list[Event]:
+        found = await self.items.query(
+            EVENTS,
+            "SELECT * FROM c WHERE c.incidentId = @iid ORDER BY c.seq",
+            {"@iid": incident_id},
+            partition=incident_id,
+        )
+        return [_load(Event, item) for item in found]
+
+    async def add_feedback(self, feedback: Feedback) -> None:
+        body = {
+            "id": feedback.id,
+            "incidentId": feedback.incident_id,
+            "ins": wire.insertion_key(),
+            "doc": _doc(feedback),
+        }
+        await self.items.create(FEEDBACK, body, f"feedback {feedback.id}")
+
+    async def list_feedback(self, incident_id: str) -> list[Feedback]:
+        found = await self.items.query(
+            FEEDBACK,
+            "SELECT * FROM c WHERE c.incidentId = @iid ORDER BY c.ins",
+            {"@iid": incident_id},
+            partition=incident_id,
+        )
+        return [_load(Feedback, item) for item in found]
+
+    # coordination
+    async def _add_to_counter(self, counter_id: str, amount: int) -> int:
+        """Add to a counter item under etag CAS and return its new value."""
+        for attempt in range(CAS_ATTEMPTS):
+            try:
+                current = await self.items.read(COUNTERS, counter_id, counter_id, "counter")
+            except NotFound:
+                try:
+                    await self.items.create(
+                        COUNTERS, {"id": counter_id, "value": amount}, "counter"
+                    )
+                    return amount
+                except Conflict:
+                    continue  # someone created it first: add on top of theirs
+            total = int(current["value"]) + amount
+            try:
+                await self.items.replace(
+                    COUNTERS, {"id": counter_id, "value": total}, current["_etag"], "counter"
+                )
+                return total
+            except Conflict:
+                await _backoff(attempt)
+        raise StoreError(f"counter {counter_id}: gave up after {CAS_ATTEMPTS} concurrent updates")
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        lease_id = wire.item_id("lease", name)
+        body = {
+            "id": lease_id,
+            "name": name,
+            "owner": owner,
+            "expiresAt": wire.instant(now + timedelta(seconds=ttl_seconds)),
+        }
+        for attempt in range(CAS_ATTEMPTS):
+            try:
+                current = await self.items.read(LEASES, lease_id, lease_id, f"lease {name!r}")
+            except NotFound:
+                try:
+                    await self.items.create(LEASES, body, f"lease {name!r}")
+                    return True
+                except Conflict:
+                    continue
+            if current["owner"] != owner and current["expiresAt"] > wire.instant(now):
+                return False
+            try:
+                await self.items.replace(LEASES, body, current["_etag"], f"lease {name!r}")
+                return True
+            except Conflict:
+                await _backoff(attempt)
+        raise StoreError(f"lease {name!r}: gave up after {CAS_ATTEMPTS} concurrent updates")
+
+    async def add_token_usage(self, day: str, tokens: int) -> int:
+        return await self._add_to_counter(wire.item_id("tokens", day), tokens)
+
+    async def get_token_usage(self, day: str) -> int:
+        counter_id = wire.item_id("tokens", day)
+        try:
+            item = await self.items.read(COUNTERS, counter_id, counter_id, "token counter")
+        except NotFound:
+            return 0
+        return int(item["value"])
