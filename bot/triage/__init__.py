@@ -6,7 +6,8 @@ Public API: ``Triager`` (the port), ``build_triager(settings, store)``, ``RulesE
 
 from bot.triage.base import Triager
 from bot.triage.build import RulesTriager, build_triager
+from bot.triage.llm import LLMTriager
 from bot.triage.redaction import Redactor
 from bot.triage.rules import RulesEngine
 
-__all__ = ["Redactor", "RulesEngine", "RulesTriager", "Triager", "build_triager"]
+__all__ = ["LLMTriager", "Redactor", "RulesEngine", "RulesTriager", "Triager", "build_triager"]

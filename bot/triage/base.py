@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.models import Alert, Incident, RunbookChunk, Triage
 
@@ -19,3 +20,11 @@ class Triager(Protocol):
         allowed_actions: list[str],
         now: datetime,
     ) -> Triage: ...
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat message sent to (or received from) a model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
