@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 
 from bot.errors import PayloadError
 
 _ACCEPTED_CHARSETS = frozenset({"utf-8", "utf8"})
-# Escaped pairs are consumed whole so an escaped quote never toggles the string state.
-_STRUCTURE = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+# A complete string literal, or (second branch) an unterminated one running to the end:
+# the fallback keeps the scan linear, since nothing after it is retried as a string start.
+_STRINGS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|"[\s\S]*')
+_BRACKETS_ONLY = re.compile(r"[^\[\]{}]+")
+_TOKENS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|"|[\[\]{}]')
+# Tokens the early-exit scan looks at before handing over to the whole-text pass.
+_EARLY_TOKENS = 512
+_DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -69,27 +76,42 @@ def _position(text: str, index: int) -> str:
     return f"line {line}, column {column}"
 
 
+def _max_depth(text: str) -> int:
+    # C-speed pass: drop strings, keep brackets, take the running maximum.
+    structure = _BRACKETS_ONLY.sub("", _STRINGS.sub("", text))
+    return max(accumulate(map(_DELTA.__getitem__, structure)), default=0)
+
+
+def _first_excess(text: str, max_depth: int, budget: int | None = None) -> int | None:
+    # One step per string or bracket, stopping at the first excess. Returns its offset,
+    # None when the text is within the limit, or -1 when ``budget`` tokens ran out first.
+    depth = 0
+    for seen, match in enumerate(_TOKENS.finditer(text)):
+        if budget is not None and seen >= budget:
+            return -1
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > max_depth:
+                return match.start()
+        elif token in "]}":
+            depth -= 1
+        elif token == '"':
+            break  # an unterminated string: nothing after it is structure
+    return None
+
+
 def check_depth(text: str, max_depth: int) -> None:
     """Refuse nesting deeper than ``max_depth`` without recursing (422)."""
     if text.count("[") + text.count("{") <= max_depth:
         return
-    depth = 0
-    in_string = False
-    for match in _STRUCTURE.finditer(text):
-        token = match.group()
-        if token == '"':
-            in_string = not in_string
-        elif in_string or token[0] == "\\":
-            continue
-        elif token in "[{":
-            depth += 1
-            if depth > max_depth:
-                where = _position(text, match.start())
-                raise PayloadError(
-                    f"JSON is nested deeper than {max_depth} levels (at {where})", 422
-                )
-        else:
-            depth -= 1
+    # Attacks nest early: a short scan catches them; long bodies get the C-speed pass.
+    found = _first_excess(text, max_depth, budget=_EARLY_TOKENS)
+    if found == -1:
+        found = _first_excess(text, max_depth) if _max_depth(text) > max_depth else None
+    if found is not None:
+        where = _position(text, found)
+        raise PayloadError(f"JSON is nested deeper than {max_depth} levels (at {where})", 422)
 
 
 def _reject_constant(name: str) -> object:

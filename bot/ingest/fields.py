@@ -103,11 +103,15 @@ def member_list(obj: JsonObject, key: str, path: str, *, required: bool = False)
 def string_map(obj: JsonObject, key: str, path: str, *, required: bool = False) -> dict[str, str]:
     """A flat object of scalars (labels, annotations) as str -> str; nested values are 422."""
     source = member_object(obj, key, path, required=required)
-    where = at(path, key)
-    return {
-        name: "" if value is None else scalar_text(value, at(where, name))
-        for name, value in source.items()
-    }
+    found: dict[str, str] = {}
+    for name, value in source.items():
+        if isinstance(value, str):
+            found[name] = value
+        elif value is None:
+            found[name] = ""
+        else:
+            found[name] = scalar_text(value, at(at(path, key), name))
+    return found
 
 
 def count(obj: JsonObject, key: str, path: str) -> int:

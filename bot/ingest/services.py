@@ -58,6 +58,9 @@ def canonical_service(name: str) -> tuple[str, list[str]]:
     look-alike), ``non_ascii`` (any other character outside ASCII in what was received).
     An empty or all-invisible name canonicalises to "".
     """
+    if name.isascii() and name.isprintable():
+        # ASCII without control characters: NFKC is the identity, no flag can apply.
+        return "-".join(name.lower().split()), []
     flags: set[str] = set()
     visible = "".join(char for char in name if not _is_invisible(char))
     if len(visible) != len(name):

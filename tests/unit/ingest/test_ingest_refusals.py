@@ -234,3 +234,24 @@ def test_legacy_grafana_payload_is_explained() -> None:
     error = refusal("grafana", body)
     assert error.status == 422
     assert "legacy Grafana" in str(error)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'["' + b'\\"' * 300_000,  # unterminated string full of escaped quotes
+        b"[" * 20 + b'"' + b'\\"[{' * 150_000,  # brackets hidden in an unterminated string
+    ],
+)
+def test_unterminated_string_attacks_are_refused_quickly(body: bytes) -> None:
+    # A scan that retried every escaped quote as a string start would take minutes here.
+    error = refusal("generic", body)
+    assert error.status == 400
+    assert "Unterminated string" in str(error)
+
+
+def test_deep_nesting_after_a_long_flat_prefix_is_found() -> None:
+    body = b"[" + b'"x",' * 2000 + b"[" * 40 + b"]" * 40 + b"]"
+    error = refusal("generic", body)
+    assert error.status == 422
+    assert "line 1, column" in str(error)
