@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     # approvals and actions
     approval_ttl_seconds: int = Field(default=1800, gt=0, alias="APPROVAL_TTL_SECONDS")
     approval_reminder_seconds: int = Field(default=600, gt=0, alias="APPROVAL_REMINDER_SECONDS")
+    scheduler_interval_seconds: float = Field(
+        default=15.0, gt=0, le=3600, alias="SCHEDULER_INTERVAL_SECONDS"
+    )
+    runbook_reindex_seconds: float = Field(default=300.0, gt=0, alias="RUNBOOK_REINDEX_SECONDS")
+    slack_usergroup_cache_seconds: float = Field(
+        default=300.0, ge=0, alias="SLACK_USERGROUP_CACHE_SECONDS"
+    )
     action_http_token: SecretStr | None = Field(default=None, alias="ACTION_HTTP_TOKEN")
     action_timeout_seconds: float = Field(default=30.0, gt=0, alias="ACTION_TIMEOUT_SECONDS")
 

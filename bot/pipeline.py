@@ -25,11 +25,13 @@ from bot.models import (
     IncidentStatus,
     RawPayload,
     RunbookChunk,
+    Severity,
     Triage,
     Vote,
 )
 from bot.notify import Notifier
 from bot.policy import EvaluationContext, Policy
+from bot.postmortem import PostmortemFacts
 from bot.store.base import Store
 from bot.triage import Triager
 
@@ -349,3 +351,47 @@ class Pipeline:
             if not await self.store.list_triages(incident.id):
                 found.append(incident)
         return found
+
+    # declared by hand, and the review afterwards ------------------------------------------
+    async def declare_incident(
+        self,
+        title: str,
+        service: str,
+        severity: Severity,
+        commander: str,
+        now: datetime,
+        *,
+        channel: str | None = None,
+    ) -> Incident:
+        """Open an incident a person declared (no alert); they become its commander."""
+        incident = Incident(
+            title=title[:200],
+            service=service,
+            severity=severity,
+            commander=commander,
+            slack_channel=channel,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.create_incident(incident)
+        await timeline.note(
+            self.store,
+            incident.id,
+            at=now,
+            actor=commander,
+            kind="incident.declared",
+            message=f"Declared {severity.value}: {incident.title}",
+            service=service,
+        )
+        return incident
+
+    async def postmortem_facts(self, incident_id: str) -> PostmortemFacts:
+        """Everything stored about an incident, for the post-incident review."""
+        return PostmortemFacts(
+            incident=await self.store.get_incident(incident_id),
+            events=await self.store.list_events(incident_id),
+            triages=await self.store.list_triages(incident_id),
+            requests=await self.store.list_action_requests(incident_id),
+            alerts=await self.store.list_alerts(incident_id, limit=50),
+            feedback=await self.store.list_feedback(incident_id),
+        )

@@ -26,6 +26,9 @@ def serve(settings: Settings, *, host: str, port: int, socket_mode: bool = False
             "Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET unset): alerts "
             "are stored and triaged, nothing is posted to Slack"
         )
+    from bot.scheduler import attach_scheduler
+
+    attach_scheduler(services)
     app = create_app(services, extra_routes)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0

@@ -1,0 +1,301 @@
+"""The `/incident` slash command: parse at once, ack within Slack's 3 s, do the work after."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.clock import utcnow
+from bot.errors import NotFound
+from bot.incidents import mutate_incident
+from bot.models import Incident, IncidentStatus, Severity
+from bot.postmortem import build_postmortem
+from bot.slack import messages
+from bot.slack.runtime import SlackRuntime
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/incident"
+SEVERITY = re.compile(r"^sev[0-3]$", re.IGNORECASE)
+UNKNOWN_SERVICE = "unknown"
+CHANNEL_NAME_CHARS = 80
+LIST_LIMIT = 20
+SLOW = frozenset({"declare", "triage"})
+NEEDS_ID = frozenset({"timeline", "resolve", "postmortem"})
+
+
+class UsageError(ValueError):
+    """The arguments do not fit the subcommand; the message says why."""
+
+
+@dataclass
+class Invocation:
+    """One parsed `/incident` call."""
+
+    subcommand: str
+    args: list[str] = field(default_factory=list)
+    severity: Severity | None = None
+    service: str | None = None
+    new_channel: bool = False
+
+    @property
+    def rest(self) -> str:
+        """The free-text arguments joined back together."""
+        return " ".join(self.args)
+
+
+def parse(text: str) -> Invocation:
+    """Split the command text; raises UsageError with a message for the user."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"Cannot read the arguments: {exc}.") from None
+    if not words:
+        return Invocation("help")
+    invocation = Invocation(words[0].lower())
+    rest = words[1:]
+    while rest:
+        word = rest.pop(0)
+        if word == "--channel" and invocation.subcommand == "declare":
+            invocation.new_channel = True
+        elif word == "--service" and invocation.subcommand in SLOW:
+            if not rest:
+                raise UsageError("`--service` needs a service name.")
+            invocation.service = rest.pop(0)
+        else:
+            invocation.args.append(word)
+    _check(invocation)
+    return invocation
+
+
+def _check(invocation: Invocation) -> None:
+    sub, args = invocation.subcommand, invocation.args
+    if sub == "declare":
+        if args and SEVERITY.match(args[-1]):
+            invocation.severity = Severity(args.pop().upper())
+        if not args:
+            raise UsageError("`declare` needs a title.")
+    elif sub == "triage" and not args:
+        raise UsageError("`triage` needs a description of what you see.")
+    elif sub in NEEDS_ID and not args:
+        raise UsageError(f"`{sub}` needs an incident id.")
+    elif sub in ("timeline", "postmortem", "status") and len(args) > 1:
+        raise UsageError(f"`{sub}` takes one incident id.")
+    elif sub in ("list", "help") and args:
+        raise UsageError(f"`{sub}` takes no arguments.")
+
+
+def guess_service(text: str, known: Iterable[str]) -> str:
+    """The first known service named in ``text`` (whole words), else ``unknown``."""
+    words = set(re.findall(r"[a-z0-9][a-z0-9._-]*", text.lower()))
+    for name in sorted(known, key=len, reverse=True):
+        if name in words:
+            return name
+    return UNKNOWN_SERVICE
+
+
+def channel_name(incident: Incident) -> str:
+    """A Slack channel name for an incident: lower case, no spaces, at most 80 chars."""
+    slug = re.sub(r"[^a-z0-9]+", "-", incident.title.lower()).strip("-")
+    return f"{incident.id}-{slug}"[:CHANNEL_NAME_CHARS].rstrip("-")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who ran the command, where, and how to answer them."""
+
+    user_id: str
+    channel_id: str
+    response_url: str
+
+
+class IncidentCommand:
+    """The `/incident` listener and one method per slow subcommand."""
+
+    def __init__(self, runtime: SlackRuntime) -> None:
+        self.runtime = runtime
+        self.services = runtime.services
+
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        """Ack first (usage errors in the ack itself), then run the subcommand."""
+        try:
+            invocation = parse(str(command.get("text", "")))
+        except UsageError as exc:
+            sub = str(command.get("text", "")).split(" ", 1)[0].lower()
+            await ack(messages.bad_arguments(sub, str(exc)))
+            return
+        handler = self._handlers().get(invocation.subcommand)
+        if invocation.subcommand == "help":
+            await ack(messages.usage())
+            return
+        if handler is None:
+            await ack(messages.unknown_subcommand(invocation.subcommand))
+            return
+        slow = invocation.subcommand in SLOW
+        if slow:
+            await ack(messages.working(invocation.subcommand))
+        else:
+            await ack()
+        caller = Caller(
+            user_id=str(command.get("user_id", "")),
+            channel_id=str(command.get("channel_id", "")),
+            response_url=str(command.get("response_url", "")),
+        )
+        self.runtime.after_ack(
+            handler(invocation, caller),
+            f"command:{invocation.subcommand}",
+            lambda text: self._respond(caller, text),
+        )
+
+    def _handlers(self) -> dict[str, Callable[[Invocation, Caller], Awaitable[None]]]:
+        return {
+            "declare": self.declare,
+            "triage": self.triage,
+            "status": self.status,
+            "list": self.list_open,
+            "timeline": self.timeline,
+            "resolve": self.resolve,
+            "postmortem": self.postmortem,
+        }
+
+    async def _respond(
+        self, caller: Caller, text: str, in_channel: bool = False, markdown: bool = False
+    ) -> None:
+        if caller.response_url:
+            blocks = [{"type": "markdown", "text": text}] if markdown else None
+            await self.runtime.outbox.respond(caller.response_url, text, in_channel, blocks)
+        elif caller.channel_id:
+            await self.runtime.outbox.ephemeral(caller.channel_id, caller.user_id, text)
+
+    async def _incident(self, caller: Caller, incident_id: str) -> Incident | None:
+        try:
+            return await self.services.store.get_incident(incident_id)
+        except NotFound:
+            await self._respond(caller, messages.incident_not_found(incident_id))
+            return None
+
+    def _service(self, invocation: Invocation) -> str:
+        known = self.services.policy.services.keys()
+        return guess_service(invocation.service or invocation.rest, known)
+
+    async def declare(self, invocation: Invocation, caller: Caller) -> None:
+        """Open an incident by hand, in this channel or a new one."""
+        incident = await self.services.pipeline.declare_incident(
+            invocation.rest,
+            self._service(invocation),
+            invocation.severity or Severity.SEV2,
+            caller.user_id,
+            utcnow(),
+        )
+        channel = caller.channel_id
+        if invocation.new_channel:
+            created, problem = await self.runtime.outbox.create_channel(channel_name(incident))
+            if created:
+                await self.runtime.outbox.invite(created, [caller.user_id])
+                channel = created
+            else:
+                await self._respond(caller, messages.channel_failed(problem))
+        ts = await self.runtime.outbox.post(channel, messages.declared(incident, caller.user_id))
+        await self._place(incident.id, channel, ts)
+        if channel != caller.channel_id:
+            await self._respond(caller, messages.declared_elsewhere(incident, channel))
+
+    async def _place(self, incident_id: str, channel: str, thread_ts: str | None) -> Incident:
+        def change(incident: Incident) -> Incident:
+            incident.slack_channel = channel
+            incident.slack_thread_ts = thread_ts
+            return incident
+
+        return await mutate_incident(self.services.store, incident_id, change)
+
+    async def triage(self, invocation: Invocation, caller: Caller) -> None:
+        """File the text as a generic alert from the caller, then triage it (they request)."""
+        text = invocation.rest
+        payload = {
+            "title": text[:200],
+            "description": text,
+            "service": self._service(invocation),
+            "source": "slack-command",
+            "labels": {"reported_by": caller.user_id},
+        }
+        now = utcnow()
+        pipeline = self.services.pipeline
+        receipt = await pipeline.ingest(
+            "generic", json.dumps(payload).encode(), "application/json", now
+        )
+        if not receipt.incident_ids:
+            raise NotFound("the report did not open an incident")
+        incident = await self.services.store.get_incident(receipt.incident_ids[0])
+        if incident.slack_channel is None:
+            incident = await self._place(incident.id, caller.channel_id, None)
+        await self._respond(caller, messages.triage_started(incident))
+        result = await pipeline.triage_incident(
+            incident.id, now, requester=caller.user_id, force=True
+        )
+        if result is None:
+            await self._respond(caller, messages.triage_skipped(incident))
+
+    async def status(self, invocation: Invocation, caller: Caller) -> None:
+        """One incident's status: the id given, or the open incident of this channel."""
+        store = self.services.store
+        if invocation.args:
+            incident = await self._incident(caller, invocation.args[0])
+        else:
+            here = [
+                i
+                for i in await store.list_incidents(IncidentStatus.OPEN, limit=200)
+                if i.slack_channel == caller.channel_id
+            ]
+            incident = here[0] if here else None
+            if incident is None:
+                await self._respond(caller, messages.no_incident_here())
+        if incident is not None:
+            requests = await store.list_action_requests(incident.id)
+            await self._respond(caller, messages.incident_status(incident, requests))
+
+    async def list_open(self, invocation: Invocation, caller: Caller) -> None:
+        """The open incidents, most recent first."""
+        found = await self.services.store.list_incidents(IncidentStatus.OPEN, limit=LIST_LIMIT)
+        text = messages.incident_list(found) if found else messages.no_open_incidents()
+        await self._respond(caller, text)
+
+    async def timeline(self, invocation: Invocation, caller: Caller) -> None:
+        """One incident's timeline."""
+        incident = await self._incident(caller, invocation.args[0])
+        if incident is not None:
+            events = await self.services.store.list_events(incident.id)
+            await self._respond(caller, messages.timeline(incident, events))
+
+    async def resolve(self, invocation: Invocation, caller: Caller) -> None:
+        """Close an incident by hand, with an optional note."""
+        incident = await self._incident(caller, invocation.args[0])
+        if incident is None:
+            return
+        if incident.status is IncidentStatus.RESOLVED:
+            await self._respond(caller, messages.already_resolved(incident))
+            return
+        note = " ".join(invocation.args[1:])
+        resolved = await self.services.pipeline.resolve_incident(
+            incident.id, caller.user_id, note, utcnow()
+        )
+        await self._respond(caller, messages.resolved(resolved, caller.user_id, note), True)
+
+    async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
+        """The markdown post-incident review."""
+        incident = await self._incident(caller, invocation.args[0])
+        if incident is not None:
+            facts = await self.services.pipeline.postmortem_facts(incident.id)
+            markdown = build_postmortem(facts, utcnow())
+            await self._respond(caller, markdown, in_channel=True, markdown=True)
+
+
+def register(app: AsyncApp, runtime: SlackRuntime) -> None:
+    """Attach the `/incident` listener to the Bolt app."""
+    app.command(COMMAND)(IncidentCommand(runtime).on_command)
