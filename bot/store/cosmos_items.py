@@ -80,12 +80,14 @@ class CosmosItems:
         *,
         verify_tls: bool = True,
         throughput: int | None = None,
+        endpoint_discovery: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.database_name = database
         self._credential = credential
         self._verify_tls = verify_tls
         self._throughput = throughput
+        self._endpoint_discovery = endpoint_discovery
         self._client: CosmosClient | None = None
         self._database: DatabaseProxy | None = None
         self._containers: dict[str, ContainerProxy] = {}
@@ -96,7 +98,9 @@ class CosmosItems:
         async with self._open_lock:
             if self._database is not None:
                 return
-            options: dict[str, Any] = {}
+            # Endpoint discovery lets reads fail over between regions; a single-region emulator
+            # turns it off, which also stops the SDK re-trying every 5xx after 500 ms.
+            options: dict[str, Any] = {"enable_endpoint_discovery": self._endpoint_discovery}
             if not self._verify_tls:
                 options["connection_verify"] = False  # local emulators only; see Settings
             client = CosmosClient(self.endpoint, self._credential, **options)

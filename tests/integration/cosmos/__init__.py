@@ -1,0 +1,1 @@
+"""The Cosmos DB protocol server the store tests run against."""
