@@ -33,6 +33,7 @@ VARIABLES = frozenset(
         "incident_json",
         "alerts_json",
         "runbooks",
+        "errors",
     }
 )
 _ANGLES = re.compile(r"<{2,}|>{2,}")
