@@ -83,6 +83,11 @@ def warn_once(reason: str) -> None:
         log.warning("runbook search runs bm25 only: %s", reason)
 
 
+def forget_warnings() -> None:
+    """Let each 'bm25 only' warning be logged again (after a reload, or in a fresh test)."""
+    _warned.clear()
+
+
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,24 @@ class _Vectors:
     matrix: npt.NDArray[np.float32]
     services: list[frozenset[str]]
     categories: list[frozenset[str]]
+    masks: dict[tuple[str, str], npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    def mask(self, service: str | None, category: str | None) -> npt.NDArray[np.bool_]:
+        """Rows a filter keeps: the service's or any-service runbooks, in the category."""
+        key = (service or "", category or "")
+        if key not in self.masks:
+            import numpy as np
+
+            self.masks[key] = np.fromiter(
+                (
+                    (not service or service in svc or "*" in svc)
+                    and (not category or category in cats)
+                    for svc, cats in zip(self.services, self.categories, strict=True)
+                ),
+                dtype=bool,
+                count=len(self.rowids),
+            )
+        return self.masks[key]
 
 
 def _tag(values: list[str]) -> str:
@@ -75,6 +93,7 @@ class LocalRunbookIndex:
         self._vectors: _Vectors | None = None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.execute("PRAGMA cache_size = -32768")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"RUNBOOK_INDEX_PATH: cannot open {self.path}: {exc}") from exc
@@ -142,6 +161,8 @@ class LocalRunbookIndex:
                     self._insert(rowid, chunk, alerts.get(chunk.runbook_id, []), blob)
                     if progress is not None and vectors is None:
                         progress(rowid, len(chunks))
+                # One merged b-tree segment keeps keyword queries fast on larger corpora.
+                self._db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('content_hash', ?)",
                     (content_hash,),
@@ -229,19 +250,14 @@ class LocalRunbookIndex:
         vectors = self._load_vectors()
         if vectors is None or not vectors.rowids or not query.strip():
             return []
-        scores = vectors.matrix @ self._embedder.embed([query])[0]
+        # einsum stays on this thread: a BLAS matmul wakes a thread pool whose start-up
+        # costs more than the product itself at runbook scale, and jitters under load.
+        scores = np.einsum("ij,j->i", vectors.matrix, self._embedder.embed([query])[0])
         if service or category:
-            keep = np.fromiter(
-                (
-                    (not service or service in svc or "*" in svc)
-                    and (not category or category in cats)
-                    for svc, cats in zip(vectors.services, vectors.categories, strict=True)
-                ),
-                dtype=bool,
-                count=len(vectors.rowids),
-            )
-            scores = np.where(keep, scores, -np.inf)
-        top = np.argsort(-scores)[:CANDIDATES]
+            scores = np.where(vectors.mask(service, category), scores, -np.inf)
+        count = min(CANDIDATES, len(scores))
+        top = np.argpartition(-scores, count - 1)[:count]
+        top = top[np.argsort(-scores[top])]
         return [vectors.rowids[i] for i in top if np.isfinite(scores[i])]
 
     def _load_vectors(self) -> _Vectors | None:

@@ -1,0 +1,168 @@
+"""Runbook retrieval benchmark: recall@3 and MRR on labelled alerts, BM25 alone vs hybrid,
+and p50/p99 query latency on a 20-chunk and a 2,000-chunk corpus.
+
+Run: .venv/bin/python benchmarks/retrieval.py [--model-dir var/models] [--repeat 5]
+Hybrid needs the embeddings extra; without it only the BM25 rows are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.retrieval import LocalRunbookIndex, Runbook, chunk_runbook, load_runbooks  # noqa: E402
+from bot.retrieval.embedders import Embedder, load_embedder  # noqa: E402
+
+QUERIES = ROOT / "tests" / "data" / "retrieval_queries.jsonl"
+SERVICES = [
+    "payment-gateway", "auth-service", "checkout", "cart-service", "search-api",
+    "inventory", "notifications", "recommendations", "web-frontend", "batch-reports",
+]  # fmt: skip
+
+
+def load_queries() -> list[dict[str, str]]:
+    """The labelled alert texts."""
+    return [json.loads(line) for line in QUERIES.read_text().splitlines() if line.strip()]
+
+
+def distinct_runbooks(index: LocalRunbookIndex, query: dict[str, str]) -> list[str]:
+    """Runbook ids in the order their first chunk appears in the results."""
+    chunks = index.search(query["query"], 12, service=query.get("service"))
+    ranked: list[str] = []
+    for chunk in chunks:
+        if chunk.runbook_id not in ranked:
+            ranked.append(chunk.runbook_id)
+    return ranked
+
+
+def quality(
+    index: LocalRunbookIndex, queries: list[dict[str, str]]
+) -> tuple[float, float, list[str]]:
+    """recall@3, MRR and the queries whose runbook was not in the top 3."""
+    hits, reciprocal, misses = 0, 0.0, []
+    for query in queries:
+        ranked = distinct_runbooks(index, query)
+        expected = query["runbook_id"]
+        if expected in ranked[:3]:
+            hits += 1
+        else:
+            misses.append(f"{expected} <- {query['query'][:70]} (got {ranked[:3]})")
+        if expected in ranked:
+            reciprocal += 1.0 / (ranked.index(expected) + 1)
+    return hits / len(queries), reciprocal / len(queries), misses
+
+
+def synthetic_corpus(runbooks: list[Runbook], target_chunks: int, seed: int = 7) -> list[Runbook]:
+    """Copies of the shipped runbooks with new ids, services and shuffled lines."""
+    rng = random.Random(seed)
+    per_copy = sum(len(chunk_runbook(r)) for r in runbooks)
+    corpus = list(runbooks)
+    copy = 0
+    while sum(len(chunk_runbook(r)) for r in corpus) < target_chunks and per_copy:
+        copy += 1
+        for runbook in runbooks:
+            lines = runbook.body.splitlines()
+            body_lines = [ln for ln in lines if not ln.startswith("#")]
+            rng.shuffle(body_lines)
+            it = iter(body_lines)
+            body = "\n".join(ln if ln.startswith("#") else next(it) for ln in lines)
+            corpus.append(
+                runbook.model_copy(
+                    update={
+                        "id": f"{runbook.id}-copy{copy}",
+                        "services": [rng.choice(SERVICES)],
+                        "body": body,
+                        "sha256": f"{runbook.sha256}-{copy}",
+                    }
+                )
+            )
+    return corpus
+
+
+def truncate(runbooks: list[Runbook], target_chunks: int) -> list[Runbook]:
+    """The first runbooks whose chunks add up to about ``target_chunks``."""
+    taken: list[Runbook] = []
+    count = 0
+    for runbook in runbooks:
+        if count >= target_chunks:
+            break
+        taken.append(runbook)
+        count += len(chunk_runbook(runbook))
+    return taken
+
+
+def latency(
+    runbooks: list[Runbook], embedder: Embedder | None, queries: list[dict[str, str]], repeat: int
+) -> tuple[int, float, float]:
+    """(chunks, p50 ms, p99 ms) over every query ``repeat`` times, after one warm-up pass."""
+    with tempfile.TemporaryDirectory() as tmp:
+        index = LocalRunbookIndex(Path(tmp) / "bench.db", embedder)
+        stats = index.index(runbooks)
+        for query in queries:
+            index.search(query["query"], 4, service=query.get("service"))
+        timings = []
+        for _ in range(repeat):
+            for query in queries:
+                start = time.perf_counter()
+                index.search(query["query"], 4, service=query.get("service"))
+                timings.append((time.perf_counter() - start) * 1000)
+        index.close()
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    return stats.chunks, statistics.median(timings), p99
+
+
+def main() -> int:
+    """Print the quality and latency tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "var" / "models")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+
+    runbooks = load_runbooks(ROOT / "runbooks")
+    queries = load_queries()
+    embedder = load_embedder("auto", args.model_dir)
+    modes: list[tuple[str, Embedder | None]] = [("bm25 only", None)]
+    if embedder is not None:
+        modes.append(("hybrid", embedder))
+    else:
+        print("embeddings unavailable: hybrid rows skipped", file=sys.stderr)
+
+    print(f"{len(runbooks)} runbooks, {len(queries)} labelled queries (service filter applied)\n")
+    print(f"{'mode':<10} {'recall@3':>9} {'MRR':>7}")
+    for name, model in modes:
+        with tempfile.TemporaryDirectory() as tmp:
+            index = LocalRunbookIndex(Path(tmp) / "q.db", model)
+            index.index(runbooks)
+            recall, mrr, misses = quality(index, queries)
+            index.close()
+        print(f"{name:<10} {recall:>9.3f} {mrr:>7.3f}")
+        if args.show_misses:
+            for miss in misses:
+                print(f"    miss: {miss}")
+
+    small = truncate(runbooks, 20)
+    large = synthetic_corpus(runbooks, 2000)
+    print(
+        f"\n{'mode':<10} {'chunks':>7} {'p50 ms':>8} {'p99 ms':>8}"
+        f"   ({args.repeat}x{len(queries)} queries)"
+    )
+    for name, model in modes:
+        for corpus in (small, large):
+            chunks, p50, p99 = latency(corpus, model, queries, args.repeat)
+            print(f"{name:<10} {chunks:>7} {p50:>8.2f} {p99:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

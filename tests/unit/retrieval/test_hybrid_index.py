@@ -1,0 +1,67 @@
+"""The embedded index with the real local embedder: BM25 and vectors fused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.retrieval import HYBRID, LocalRunbookIndex, load_runbooks
+from bot.retrieval.embedders import Embedder
+
+
+@pytest.fixture
+def hybrid(tmp_path: Path, runbook_dir: Path, embedder: Embedder) -> LocalRunbookIndex:
+    index = LocalRunbookIndex(tmp_path / "runbooks.db", embedder)
+    stats = index.index(load_runbooks(runbook_dir))
+    assert stats.mode == HYBRID and stats.embedder == embedder.name
+    return index
+
+
+def test_embedder_gives_normalised_vectors_that_rank_paraphrases_close(embedder: Embedder) -> None:
+    vectors = embedder.embed(["disk is full", "no space left on the volume", "TLS handshake"])
+    assert vectors.shape == (3, embedder.dimensions)
+    norms = (vectors * vectors).sum(axis=1)
+    assert norms == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+@pytest.mark.parametrize(
+    ("alert", "runbook_id"),
+    [
+        # Few or misleading shared keywords: the vector side has to carry these.
+        ("shoppers unable to buy anything with their credit cards", "payment-provider-errors"),
+        ("hackers stole our passwords", "suspicious-authentication"),
+    ],
+)
+def test_paraphrased_alerts_find_their_runbook(
+    hybrid: LocalRunbookIndex, alert: str, runbook_id: str
+) -> None:
+    assert hybrid.search(alert, 1)[0].runbook_id == runbook_id
+
+
+def test_a_query_with_no_indexed_words_still_gets_vector_results(hybrid: LocalRunbookIndex) -> None:
+    chunks = hybrid.search("webshop sluggish", 3)
+    assert len(chunks) == 3
+
+
+def test_filters_apply_to_the_vector_side(hybrid: LocalRunbookIndex) -> None:
+    for chunk in hybrid.search("webshop sluggish", 10, service="batch-reports"):
+        assert "batch-reports" in chunk.services or "*" in chunk.services
+    for chunk in hybrid.search("webshop sluggish", 10, category="security"):
+        assert "security" in chunk.categories
+
+
+def test_switching_embeddings_on_or_off_rebuilds(
+    tmp_path: Path, runbook_dir: Path, embedder: Embedder
+) -> None:
+    runbooks = load_runbooks(runbook_dir)
+    path = tmp_path / "switch.db"
+    assert LocalRunbookIndex(path, None).index(runbooks).rebuilt
+    with_vectors = LocalRunbookIndex(path, embedder)
+    stats = with_vectors.index(runbooks)
+    assert stats.rebuilt and stats.mode == HYBRID
+    assert not LocalRunbookIndex(path, embedder).index(runbooks).rebuilt
+    assert with_vectors.search("hackers stole our passwords", 1)[0].runbook_id == (
+        "suspicious-authentication"
+    )
