@@ -20,6 +20,7 @@ from bot.errors import BotError, ConfigError, NotFound, PayloadError
 from bot.ingest import SOURCES
 from bot.models import IncidentStatus
 from bot.reports import incident_summary, triage_report
+from bot.triage.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logs.configure(settings.log_level)
+        logs.configure(settings.log_level, Redactor(settings.redact_extra_patterns).redact)
         return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

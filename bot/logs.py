@@ -6,8 +6,11 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -26,6 +29,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": self._scrub(record.getMessage()),
         }
+        request_id = REQUEST_ID.get()
+        if request_id:
+            event["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 event[key] = self._clean(value)

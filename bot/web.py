@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import metrics
+from bot import logs, metrics
 from bot.app import Services
 from bot.clock import utcnow
 from bot.errors import BotError, PayloadError, StoreError
@@ -164,6 +168,32 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail))
 
 
+class RequestIds:
+    """ASGI middleware: every request gets an id (X-Request-ID or a new one) in logs and reply."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given[:64] if given.isprintable() and given else secrets.token_hex(8)
+        token = logs.REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.REQUEST_ID.reset(token)
+
+
 def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The ASGI app for ``incident-bot serve``."""
     work = BackgroundWork()
@@ -183,7 +213,10 @@ def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) 
             await services.stop()
 
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(RequestIds)],
     )
     app.state.background = work
     return app
