@@ -39,7 +39,9 @@ def test_metrics_pass_promtool_and_count_alerts(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 202
-        bad = urllib.request.Request(f"{base}/alerts/generic", data=b"{", method="POST")
+        bad = urllib.request.Request(
+            f"{base}/alerts/generic", data=b"{", headers={"Content-Type": "application/json"}
+        )
         try:
             urllib.request.urlopen(bad, timeout=5)
         except urllib.error.HTTPError as exc:

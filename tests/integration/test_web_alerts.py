@@ -54,7 +54,9 @@ def base(settings: Settings) -> Iterator[str]:
 
 def test_valid_alertmanager_payload_is_accepted_and_triaged(base: str, settings: Settings) -> None:
     body = (DEMO / "1-alertmanager-checkout-5xx.json").read_bytes()
-    status, answer = post(f"{base}/alerts/alertmanager", body, content_type=None)
+    status, answer = post(
+        f"{base}/alerts/alertmanager", body, content_type="application/json; charset=utf-8"
+    )
     # body is 2.3 KB, under the 4 KB test limit
     assert status == 202, answer
     assert answer["accepted"] == 2 and answer["duplicates"] == 0
@@ -83,7 +85,7 @@ BAD_INPUTS = [
     ("unsupported type", "generic", b"title=x", "application/x-www-form-urlencoded", 415, ""),
     ("too large", "generic", b'{"title": "' + b"x" * 5000 + b'"}', "application/json", 413,
      "limit"),
-    ("deep nesting", "generic", b"[" * 5000 + b"]" * 5000, "application/json", 422, "nest"),
+    ("deep nesting", "generic", b"[" * 1000 + b"]" * 1000, "application/json", 422, "nest"),
     ("wrong type", "alertmanager", b'{"version": "4", "alerts": "nope"}', "application/json",
      422, "alerts"),
     ("missing field", "generic", b'{"description": "no title"}', "application/json", 422,
