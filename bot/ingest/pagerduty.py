@@ -27,6 +27,7 @@ INCIDENT_EVENTS: tuple[str, ...] = (
     "incident.delegated",
     "incident.priority_updated",
 )
+_PAIRED_EVENTS = frozenset({"incident.triggered", "incident.resolved"})
 
 
 def _summary(obj: JsonObject, key: str, path: str) -> str:
@@ -95,8 +96,10 @@ def read_event(root: JsonObject) -> Draft:
         labels={name: value for name, value in labels.items() if value},
         annotations=_annotations(event, data),
         status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
-        # A reopened incident is a new occurrence of the same alert.
-        starts_at=occurred if event_type == "incident.reopened" else (created or occurred),
+        # Triggered and resolved share the incident's creation time, so they pair up; other
+        # state changes (ack, reopen, escalation) carry their own time so the store keeps
+        # each one once instead of dropping it as a resend of the trigger.
+        starts_at=(created or occurred) if event_type in _PAIRED_EVENTS else (occurred or created),
         ends_at=occurred if resolved else None,
         url=fields.text(data, "html_url", "event.data"),
         fingerprint=fields.text(data, "id", "event.data", required=True),

@@ -139,6 +139,11 @@ def test_pagerduty_acknowledged_stays_firing_but_is_recorded() -> None:
     assert alert.status is AlertStatus.FIRING
     assert alert.labels["pagerduty_event"] == "incident.acknowledged"
     assert alert.annotations["agent"] == "Dana Okafor"
+    # dated by the acknowledgement, so the store does not drop it as a resend of the trigger
+    (triggered,) = parse_fixture("pagerduty/triggered.json").alerts
+    assert alert.starts_at == datetime(2026, 11, 22, 4, 5, 40, 19000, tzinfo=UTC)
+    assert alert.dedup_key != triggered.dedup_key
+    assert alert.fingerprint == triggered.fingerprint
 
 
 def test_pagerduty_resolved() -> None:
