@@ -1,0 +1,224 @@
+"""The Azure AI Search adapter against a loopback HTTPS stand-in of the REST API.
+
+The real azure-search-documents SDK sends the requests; the stand-in records them so the tests
+can check the wire format (index definition, upload batches, hybrid queries) and answers with
+the documented response shapes. TLS uses a certificate made for the test and
+``connection_verify=False``; the key travels in the ``api-key`` header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.errors import ConfigError
+from bot.retrieval import chunk_runbook, load_runbooks
+from bot.retrieval.azure import AzureRunbookIndex, odata_filter
+from tests.integration.azure_search_server import API_KEY, SearchService, azure_search_server
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
+
+DIMS = 8
+RUNBOOKS = load_runbooks(PROJECT_ROOT / "runbooks")
+CHUNKS = sum(len(chunk_runbook(r)) for r in RUNBOOKS)
+
+
+class HashingEmbedder:
+    """A deterministic stand-in for the embedding port: word hashes folded into 8 numbers."""
+
+    name = "test-hashing-8"
+    dimensions = DIMS
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        rows = np.zeros((len(texts), DIMS), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                rows[row, hashlib.sha256(word.encode()).digest()[0] % DIMS] += 1.0
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        result: npt.NDArray[np.float32] = rows / norms
+        return result
+
+
+@pytest.fixture
+def search_service(tmp_path: Path) -> Iterator[tuple[str, SearchService]]:
+    with azure_search_server(tmp_path) as running:
+        yield running
+
+
+def _adapter(endpoint: str, **options: Any) -> AzureRunbookIndex:
+    return AzureRunbookIndex.with_key(
+        endpoint=endpoint,
+        index_name="runbooks",
+        key=API_KEY,
+        connection_verify=False,
+        retry_total=0,
+        **options,
+    )
+
+
+def test_index_defines_vector_field_and_hnsw_profile_then_uploads_every_chunk(
+    search_service: tuple[str, SearchService],
+) -> None:
+    endpoint, service = search_service
+    stats = _adapter(endpoint, embedder=HashingEmbedder()).index(RUNBOOKS)
+    assert (stats.backend, stats.mode, stats.chunks) == ("azure", "hybrid", CHUNKS)
+
+    (put,) = [r for r in service.requests if r.method == "PUT"]
+    assert put.path == "/indexes('runbooks')"
+    assert put.query["api-version"] == ["2026-04-01"]
+    assert put.headers["api-key"] == API_KEY
+    fields = {f["name"]: f for f in put.body["fields"]}
+    assert fields["chunk_id"]["key"] is True
+    assert fields["services"]["type"] == "Collection(Edm.String)"
+    assert fields["services"]["filterable"] is True
+    assert fields["text"]["searchable"] is True
+    vector = fields["embedding"]
+    assert vector["type"] == "Collection(Edm.Single)"
+    assert vector["dimensions"] == DIMS
+    assert vector["vectorSearchProfile"] == "runbook-vector-profile"
+    assert put.body["vectorSearch"]["algorithms"][0]["name"] == "runbook-hnsw"
+    assert put.body["vectorSearch"]["algorithms"][0]["kind"] == "hnsw"
+    assert put.body["vectorSearch"]["profiles"] == [
+        {"name": "runbook-vector-profile", "algorithm": "runbook-hnsw"}
+    ]
+    assert "semantic" not in put.body or put.body["semantic"] is None
+
+    uploads = [a for r in service.calls("/docs/search.index") for a in r.body["value"]]
+    assert len(uploads) == CHUNKS
+    assert {a["@search.action"] for a in uploads} == {"upload"}
+    first = uploads[0]
+    assert first["chunk_id"] == f"{RUNBOOKS[0].id}--overview"
+    assert (first["runbook_id"], first["version"]) == (RUNBOOKS[0].id, RUNBOOKS[0].version)
+    assert len(first["embedding"]) == DIMS
+    assert first["content_hash"] == stats.content_hash
+    assert len(service.documents["runbooks"]) == CHUNKS
+
+
+def test_search_sends_a_hybrid_query_and_returns_cited_chunks(
+    search_service: tuple[str, SearchService],
+) -> None:
+    endpoint, service = search_service
+    index = _adapter(endpoint, embedder=HashingEmbedder())
+    index.index(RUNBOOKS)
+    service.requests.clear()
+
+    chunks = index.search(
+        "checkout pods OOMKilled exit code 137",
+        3,
+        service="checkout",
+        category="resource_exhaustion",
+    )
+
+    (request,) = service.calls("/docs/search.post.search")
+    body = request.body
+    assert body["search"] == "checkout pods OOMKilled exit code 137"
+    assert body["top"] == 3
+    assert body["filter"] == (
+        "services/any(s: s eq 'checkout' or s eq '*') "
+        "and categories/any(c: c eq 'resource_exhaustion')"
+    )
+    (vector_query,) = body["vectorQueries"]
+    assert vector_query["kind"] == "vector"
+    assert vector_query["fields"] == "embedding"
+    assert vector_query["k"] == 10
+    assert len(vector_query["vector"]) == DIMS
+    assert "queryType" not in body
+
+    assert 0 < len(chunks) <= 3
+    assert chunks[0].runbook_id == "oom-crashloop"
+    ref = chunks[0].ref()
+    assert (ref.id, ref.version) == ("oom-crashloop", "1.5.0")
+    assert ref.score > 0
+    for chunk in chunks:
+        assert "resource_exhaustion" in chunk.categories
+        assert "checkout" in chunk.services or "*" in chunk.services
+
+
+def test_semantic_configuration_is_defined_and_used(
+    search_service: tuple[str, SearchService],
+) -> None:
+    endpoint, service = search_service
+    index = _adapter(endpoint, embedder=HashingEmbedder(), semantic_config="runbooks-semantic")
+    index.index(RUNBOOKS)
+    (put,) = [r for r in service.requests if r.method == "PUT"]
+    (config,) = put.body["semantic"]["configurations"]
+    assert config["name"] == "runbooks-semantic"
+    assert config["prioritizedFields"]["titleField"] == {"fieldName": "title"}
+
+    chunks = index.search("certificate has expired", 2)
+    body = service.calls("/docs/search.post.search")[-1].body
+    assert body["queryType"] == "semantic"
+    assert body["semanticConfiguration"] == "runbooks-semantic"
+    assert chunks[0].runbook_id == "certificate-expiry"
+    assert [c.score for c in chunks] == [4.0, 3.5]  # reranker scores, not the BM25 ones
+
+
+def test_reindexing_deletes_chunks_of_removed_runbooks(
+    search_service: tuple[str, SearchService],
+) -> None:
+    endpoint, service = search_service
+    index = _adapter(endpoint, embedder=HashingEmbedder())
+    index.index(RUNBOOKS)
+    kept = [r for r in RUNBOOKS if r.id != "disk-full"]
+    stats = index.index(kept)
+    deletes = [
+        a["chunk_id"]
+        for r in service.calls("/docs/search.index")
+        for a in r.body["value"]
+        if a["@search.action"] == "delete"
+    ]
+    assert deletes and all(key.startswith("disk-full--") for key in deletes)
+    assert len(service.documents["runbooks"]) == stats.chunks
+    stale_query = service.calls("/docs/search.post.search")[-1].body
+    assert stale_query["filter"] == f"content_hash ne '{stats.content_hash}'"
+
+
+def test_without_an_embedder_the_index_is_text_only(
+    search_service: tuple[str, SearchService],
+) -> None:
+    endpoint, service = search_service
+    index = _adapter(endpoint, embedder=None)
+    assert index.index(RUNBOOKS).mode == "bm25 only"
+    (put,) = [r for r in service.requests if r.method == "PUT"]
+    assert "embedding" not in {f["name"] for f in put.body["fields"]}
+    assert not put.body.get("vectorSearch")
+    assert index.search("No space left on device", 2)[0].runbook_id == "disk-full"
+    assert "vectorQueries" not in service.calls("/docs/search.post.search")[-1].body
+
+
+def test_service_errors_become_config_errors_or_empty_results(
+    search_service: tuple[str, SearchService], caplog: pytest.LogCaptureFixture
+) -> None:
+    endpoint, service = search_service
+    index = _adapter(endpoint, embedder=HashingEmbedder())
+    service.fail_next.append((400, "Invalid vector dimensions"))
+    with pytest.raises(ConfigError, match="indexing failed"):
+        index.index(RUNBOOKS)
+    index.index(RUNBOOKS)
+    service.fail_next.append((400, "Invalid expression"))
+    with caplog.at_level(logging.WARNING, logger="bot.retrieval.azure"):
+        assert index.search("disk full", 2) == []
+    assert "azure runbook search failed" in caplog.text
+
+    wrong_key = AzureRunbookIndex.with_key(
+        endpoint=endpoint, index_name="runbooks", key="wrong", connection_verify=False
+    )
+    with pytest.raises(ConfigError):
+        wrong_key.index(RUNBOOKS)
+
+
+def test_odata_filter_quotes_values() -> None:
+    assert odata_filter(None, None) is None
+    assert odata_filter("o'brien", None) == "services/any(s: s eq 'o''brien' or s eq '*')"
