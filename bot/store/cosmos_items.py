@@ -105,12 +105,7 @@ class CosmosItems:
                 options["connection_verify"] = False  # local emulators only; see Settings
             client = CosmosClient(self.endpoint, self._credential, **options)
             try:
-                database = await wire.call(
-                    lambda: client.create_database_if_not_exists(
-                        self.database_name, offer_throughput=self._throughput
-                    ),
-                    f"database {self.database_name}",
-                )
+                database = await self._database_proxy(client)
                 for spec in CONTAINERS:
                     self._containers[spec.name] = await self._container(database, spec)
             except BaseException:
@@ -119,6 +114,18 @@ class CosmosItems:
                 raise
             self._client, self._database = client, database
             log.info("cosmos store open", extra={"database": self.database_name})
+
+    async def _database_proxy(self, client: CosmosClient) -> DatabaseProxy:
+        try:
+            return await wire.call(
+                lambda: client.create_database_if_not_exists(
+                    self.database_name, offer_throughput=self._throughput
+                ),
+                f"database {self.database_name}",
+            )
+        except Conflict:
+            # Another replica created it between our existence check and our create.
+            return client.get_database_client(self.database_name)
 
     async def _container(self, database: DatabaseProxy, spec: ContainerSpec) -> ContainerProxy:
         try:
