@@ -82,6 +82,11 @@ class ClickHandlers:
             request = await services.store.get_action_request(click.value)
         except NotFound:
             return await self._unknown(click)
+        if request.slack_ts is None and click.message_ts and click.channel_id:
+            # The click can beat the post's own bookkeeping; the signed payload says where it is.
+            await self.runtime.notifier.remember_card(
+                request.id, click.channel_id, click.message_ts
+            )
         groups = await self.runtime.approvers.members(request.decision.eligible_approvers)
         now = utcnow()
         result = await services.pipeline.vote(

@@ -55,7 +55,7 @@ class SlackNotifier:
         if ts is None:
             return incident
         for request in requests:
-            await self._remember_card(request.id, channel, ts)
+            await self.remember_card(request.id, channel, ts)
         thread = incident.slack_thread_ts or ts
 
         def place(current: Incident) -> Incident | None:
@@ -67,7 +67,8 @@ class SlackNotifier:
 
         return await mutate_incident(self.store, incident.id, place)
 
-    async def _remember_card(self, request_id: str, channel: str, ts: str) -> None:
+    async def remember_card(self, request_id: str, channel: str, ts: str) -> None:
+        """Record on the request where its card is (CAS, retried), so updates can find it."""
         for _ in range(CAS_ATTEMPTS):
             request = await self.store.get_action_request(request_id)
             if request.slack_ts == ts and request.slack_channel == channel:

@@ -1,0 +1,273 @@
+"""A loopback stand-in for Slack: Web API, response_url, Socket Mode, and a scripted model.
+
+Runs an aiohttp server on 127.0.0.1 in its own thread and loop, so the bot under test (a
+separate process) talks to it over real HTTP and WebSocket. Every Web API call is recorded
+by method with its arguments and headers; tests wait for calls with ``wait_for``.
+
+The model endpoint (``/v1/chat/completions``) answers like an OpenAI-compatible server with a
+triage chosen by which scripted keyword appears in the prompt, so each test controls the
+proposals its incident gets without depending on call order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+BOT_USER_ID = "UBOT000001"
+BOT_ID = "BBOT000001"
+TEAM_ID = "T0TEST0001"
+
+
+@dataclass
+class Call:
+    """One request the bot made."""
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    status: int = 200
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    """A scripted failure for the next call of a method."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    when: str = ""  # only a call whose arguments contain this text fails
+
+
+class SlackRecorder:
+    """Start with ``start()``; ``api_url`` is what SLACK_API_URL should be."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.groups: dict[str, list[str]] = {}
+        self.triages: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, list[Failure]] = {}
+        self.socket_messages: list[dict[str, Any]] = []
+        self.port = 0
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self._ready = threading.Event()
+
+    # lifecycle -----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def start(self) -> SlackRecorder:
+        self._thread = threading.Thread(target=self._serve, name="slack-recorder", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("recorder did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._startup())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _startup(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{hook}", self._response_url)
+        app.router.add_get("/socket", self._socket)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def _shutdown(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # recording -----------------------------------------------------------------------------
+    def _record(
+        self, method: str, args: dict[str, Any], headers: dict[str, str], status: int = 200
+    ) -> None:
+        with self._lock:
+            self.calls.append(Call(method, args, headers, status))
+
+    def find(self, method: str, where: Callable[[Call], bool] = lambda c: True) -> list[Call]:
+        """Recorded calls of ``method`` matching ``where``, oldest first."""
+        with self._lock:
+            return [c for c in self.calls if c.method == method and where(c)]
+
+    def wait_for(
+        self,
+        method: str,
+        where: Callable[[Call], bool] = lambda c: True,
+        timeout: float = 10.0,
+        count: int = 1,
+    ) -> list[Call]:
+        """Block until ``count`` matching calls were recorded; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.find(method, where)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        seen = sorted({c.method for c in self.calls})
+        raise AssertionError(f"no {count} x {method} matching in {timeout}s; saw {seen}")
+
+    def fail_next(self, method: str, failure: Failure) -> None:
+        """Answer the next call of ``method`` with ``failure`` instead of success."""
+        with self._lock:
+            self.failures.setdefault(method, []).append(failure)
+
+    # Web API -------------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        raw = await request.text()
+        if raw:
+            if request.content_type == "application/json":
+                args.update(json.loads(raw))
+            else:
+                args.update(dict(parse_qsl(raw)))
+        with self._lock:
+            pending = self.failures.get(method) or []
+            text = json.dumps(args)
+            failure = next((f for f in pending if f.when in text), None)
+            if failure is not None:
+                pending.remove(failure)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self._record(method, args, headers, failure.status if failure else 200)
+        if failure is not None:
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        return web.json_response(self._answer(method, args))
+
+    def _next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{1_790_000_000 + n}.{n:06d}"
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "test",
+                "user": "incident-bot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+            }
+        if method == "chat.postMessage":
+            ts = self._next_ts()
+            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"ts": ts}}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self._next_ts()}
+        if method == "usergroups.users.list":
+            group = str(args.get("usergroup", ""))
+            if group not in self.groups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": self.groups[group]}
+        if method == "conversations.create":
+            return {
+                "ok": True,
+                "channel": {"id": f"CNEW{next(self._ts):06d}", "name": args["name"]},
+            }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        return {"ok": True}
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record("response_url", {"hook": request.match_info["hook"], **body}, {})
+        return web.Response(text="ok")
+
+    # Socket Mode ---------------------------------------------------------------------------
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self._record("socket.connect", {}, {k.lower(): v for k, v in request.headers.items()})
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {}})
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                with self._lock:
+                    self.socket_messages.append(json.loads(message.data))
+        return ws
+
+    def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Push one Socket Mode envelope to every connected client."""
+        assert self._loop is not None
+
+        async def push() -> None:
+            for ws in self._sockets:
+                if not ws.closed:
+                    await ws.send_json(envelope)
+
+        asyncio.run_coroutine_threadsafe(push(), self._loop).result(5)
+
+    # scripted model ------------------------------------------------------------------------
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        self._record("llm", {"prompt": prompt}, {})
+        reply = next(
+            (triage for key, triage in self.triages.items() if key in prompt),
+            {
+                "category": "unknown",
+                "severity": "SEV3",
+                "summary": "Nothing scripted for this prompt.",
+                "root_cause": "unknown",
+                "reasoning": "no script",
+                "confidence": 0.1,
+                "runbook_ids": [],
+                "proposals": [],
+            },
+        )
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{time.monotonic_ns()}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": "scripted-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": json.dumps(reply)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+            }
+        )
