@@ -1,4 +1,4 @@
-"""Incident bookkeeping: join alerts to incidents, count them, resolve them (with retries on CAS)."""
+"""Incident bookkeeping: join alerts to incidents, count them, resolve them (CAS-retried)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ CAS_ATTEMPTS = 20
 
 
 async def mutate_incident(
-    store: Store, incident_id: str, change: Callable[[Incident], Incident | None]
+    store: Store,
+    incident_id: str,
+    change: Callable[[Incident], Incident | None],
+    known: Incident | None = None,
 ) -> Incident:
-    """Apply ``change`` to the latest copy under compare-and-swap; None from it means no write."""
-    for _ in range(CAS_ATTEMPTS):
-        current = await store.get_incident(incident_id)
+    """Apply ``change`` under compare-and-swap, starting from ``known`` if given, else a fresh read.
+
+    ``change`` returning None means no write is needed.
+    """
+    for attempt in range(CAS_ATTEMPTS):
+        current = known if known and attempt == 0 else await store.get_incident(incident_id)
         updated = change(current.model_copy(deep=True))
         if updated is None:
             return current
@@ -53,7 +59,7 @@ async def incident_for(store: Store, alert: Alert, now: datetime) -> tuple[Incid
 
 
 async def count_alerts(
-    store: Store, incident_id: str, alerts: list[Alert], now: datetime
+    store: Store, incident: Incident, alerts: list[Alert], now: datetime
 ) -> Incident:
     """Add newly stored alerts to an incident: count, escalate severity, touch updated_at."""
     firing = [a.severity_hint for a in alerts if a.status is AlertStatus.FIRING and a.severity_hint]
@@ -66,7 +72,7 @@ async def count_alerts(
             incident.severity = worst
         return incident
 
-    return await mutate_incident(store, incident_id, change)
+    return await mutate_incident(store, incident.id, change, known=incident)
 
 
 async def still_firing(store: Store, incident_id: str) -> set[str]:

@@ -64,6 +64,15 @@ class IngestReceipt:
 
 
 @dataclass
+class _Filing:
+    """Per-payload bookkeeping: incidents looked up and alerts stored under each."""
+
+    by_group: dict[tuple[str, AlertStatus], Incident | None] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
+
+
+@dataclass
 class TriageResult:
     incident: Incident
     triage: Triage
@@ -109,13 +118,13 @@ class Pipeline:
         receipt = IngestReceipt(
             source=source, received=len(parsed.alerts), truncated=parsed.truncated
         )
-        stored_by_incident: dict[str, list[Alert]] = defaultdict(list)
+        filed = _Filing()
         for alert in parsed.alerts:
             alert.raw_ref = raw.id
-            await self._file_alert(alert, now, receipt, stored_by_incident)
+            await self._file_alert(alert, now, receipt, filed)
         self._count_receipt(receipt)
-        for incident_id, stored in stored_by_incident.items():
-            await incidents.count_alerts(self.store, incident_id, stored, now)
+        for incident_id, stored in filed.alerts.items():
+            await incidents.count_alerts(self.store, filed.incidents[incident_id], stored, now)
             await self._note_resolved(incident_id, stored, now)
         if parsed.truncated:
             log.warning(
@@ -137,9 +146,9 @@ class Pipeline:
         alert: Alert,
         now: datetime,
         receipt: IngestReceipt,
-        stored_by_incident: dict[str, list[Alert]],
+        filed: _Filing,
     ) -> None:
-        incident, created = await incidents.incident_for(self.store, alert, now)
+        incident, created = await self._incident_for(alert, now, filed)
         alert.incident_id = incident.id if incident else None
         if not await self.store.add_alert(alert):
             receipt.duplicates += 1
@@ -149,7 +158,7 @@ class Pipeline:
         if incident is None:
             receipt.unmatched_resolved += 1
             return
-        stored_by_incident[incident.id].append(alert)
+        filed.alerts[incident.id].append(alert)
         if incident.id not in receipt.incident_ids:
             receipt.incident_ids.append(incident.id)
         if created:
@@ -166,6 +175,19 @@ class Pipeline:
                 group_key=alert.group_key,
                 alert_id=alert.id,
             )
+
+    async def _incident_for(
+        self, alert: Alert, now: datetime, filed: _Filing
+    ) -> tuple[Incident | None, bool]:
+        """Alerts of one payload that share a group key share one lookup."""
+        key = (alert.group_key, alert.status)
+        if key in filed.by_group:
+            return filed.by_group[key], False
+        incident, created = await incidents.incident_for(self.store, alert, now)
+        filed.by_group[key] = incident
+        if incident is not None:
+            filed.incidents[incident.id] = incident
+        return incident, created
 
     async def _note_resolved(self, incident_id: str, stored: list[Alert], now: datetime) -> None:
         resolved = [a for a in stored if a.status is AlertStatus.RESOLVED]
