@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -11,6 +12,8 @@ from typing import Any
 
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.config import PROJECT_ROOT, load_settings
 from bot.models import Alert, Category, ExecutionStatus, Incident, RunbookChunk, Severity
@@ -463,3 +466,50 @@ async def test_budget_is_spent_per_call_and_stops_retries(server, store, sleeps)
     assert await store.get_token_usage(budget_day(NOW)) == 300
     assert triage.execution_status is ExecutionStatus.RECOVERED_FALLBACK
     assert triage.usage.total_tokens == 300
+
+
+model_replies = st.one_of(
+    st.text(max_size=120),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=12,
+    ).map(json.dumps),
+    st.builds(
+        lambda action, service, category: reply_json(
+            category=category,
+            proposals=[{"action": action, "service": service, "params": [], "rationale": ""}],
+        ),
+        st.sampled_from([*ALLOWED, "failover_region", "drop_database", "Notify_Oncall"]),
+        st.sampled_from(["checkout", "payments", "checkout "]),
+        st.sampled_from(["deployment", "security", "unknown", "bogus"]),
+    ),
+)
+
+
+async def _one_triage(raw: str) -> Any:
+    llm = LLMServer()
+    await llm.start()
+    db = SQLiteStore(":memory:")
+    try:
+        llm.script(Reply(content=raw))
+        triager = make_triager(llm, db, Sleeps())
+        triager.validation_retries = 0
+        incident, alerts, chunks = make_incident()
+        allowed = [a for a in ALLOWED if a != "rollback_deployment"]
+        return await triager.triage(incident, alerts, chunks, allowed, NOW), allowed
+    finally:
+        await db.close()
+        await llm.stop()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=model_replies)
+def test_invariant_1_property_any_model_output_stays_within_the_allowlist(raw: str) -> None:
+    triage, allowed = asyncio.run(_one_triage(raw))
+    type(triage).model_validate(triage.model_dump())
+    assert all(p.action in allowed for p in triage.proposals)
+    assert all(p.service == "checkout" for p in triage.proposals)
+    assert triage.raw_responses == [raw]
+    if triage.execution_status is not ExecutionStatus.COMPLETED:
+        assert triage.proposals == []
