@@ -1,0 +1,120 @@
+"""Every `/incident` subcommand, sent as a signed slash command to a running bot."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.integration.slack.harness import BotProcess
+from tests.integration.slack.recorder import Call, SlackRecorder
+
+pytestmark = pytest.mark.integration
+
+INCIDENT_ID = re.compile(r"inc-[0-9a-f]{10}")
+
+
+def responded(recorder: SlackRecorder, hook: str, text: str) -> Call:
+    """The response_url answer for one command (hook names the command in the test)."""
+    return recorder.wait_for(
+        "response_url", lambda c: c.args["hook"] == hook and text in json.dumps(c.args)
+    )[0]
+
+
+def ack_text(bot: BotProcess, text: str, user: str = "U0ONCALL01") -> str:
+    answer = bot.command(text, user=user)
+    assert answer.status == 200
+    assert answer.seconds < 3
+    return answer.body.decode()  # Bolt answers an ack(text) with the text itself
+
+
+def declare(bot: BotProcess, recorder: SlackRecorder, text: str, hook: str) -> str:
+    answer = bot.command(text, hook=hook)
+    assert answer.status == 200 and "Working on" in answer.body.decode()
+    marker = text.split()[1]
+    posted = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: marker in c.args.get("text", "") and "declared" in c.args["text"],
+    )[0]
+    found = INCIDENT_ID.search(posted.args["text"])
+    assert found is not None
+    return found.group(0)
+
+
+def test_help_unknown_and_bad_arguments_are_answered_in_the_ack(bot: BotProcess) -> None:
+    assert "/incident declare" in ack_text(bot, "help")
+    assert "/incident declare" in ack_text(bot, "")
+    assert "Unknown subcommand `frobnicate`" in ack_text(bot, "frobnicate now")
+    assert "needs a title" in ack_text(bot, "declare")
+    assert "needs a title" in ack_text(bot, "declare SEV1")
+    assert "needs an incident id" in ack_text(bot, "timeline")
+    assert "takes no arguments" in ack_text(bot, "list everything")
+    assert "Cannot read the arguments" in ack_text(bot, 'declare "unbalanced')
+
+
+def test_declare_status_list_timeline_resolve_postmortem(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    incident_id = declare(bot, recorder, "declare DECL-ONE checkout is down SEV1", "declare1")
+    announce = recorder.find("chat.postMessage", lambda c: incident_id in c.args.get("text", ""))
+    assert announce[0].args["channel"] == "C0WARROOM1"
+    assert "*SEV1*" in announce[0].args["text"] and "<@U0ONCALL01>" in announce[0].args["text"]
+
+    bot.command("list", hook="list")
+    assert incident_id in json.dumps(responded(recorder, "list", "Open incidents").args)
+
+    bot.command("status", hook="status-here")
+    here = responded(recorder, "status-here", incident_id)
+    assert "Commander" in here.args["text"]
+    bot.command(f"status {incident_id}", hook="status-id")
+    responded(recorder, "status-id", "*open*")
+    bot.command("status inc-ffffffffff", hook="status-missing")
+    responded(recorder, "status-missing", "No incident `inc-ffffffffff`")
+
+    bot.command(f"timeline {incident_id}", hook="timeline")
+    responded(recorder, "timeline", "incident.declared")
+
+    bot.command(f"resolve {incident_id} rolled back the config", hook="resolve")
+    resolved = responded(recorder, "resolve", "resolved")
+    assert resolved.args["response_type"] == "in_channel"
+    recorder.wait_for(
+        "chat.postMessage",
+        lambda c: c.args.get("thread_ts") is not None and "rolled back" in c.args.get("text", ""),
+    )
+    bot.command(f"resolve {incident_id}", hook="resolve-again")
+    responded(recorder, "resolve-again", "already resolved")
+
+    bot.command(f"postmortem {incident_id}", hook="postmortem")
+    review = responded(recorder, "postmortem", "Post-incident review")
+    markdown = review.args["blocks"][0]
+    assert markdown["type"] == "markdown"
+    for heading in ("## Timeline", "## Triage", "## Actions and approvals", "## Follow-ups"):
+        assert heading in markdown["text"]
+    assert "incident.resolved" in markdown["text"]
+
+
+def test_declare_in_a_new_channel(bot: BotProcess, recorder: SlackRecorder) -> None:
+    bot.command("declare DECL-TWO payment failures --channel --service payment-gateway", hook="d2")
+    created = recorder.wait_for("conversations.create", lambda c: "decl-two" in c.args["name"])[0]
+    assert re.fullmatch(r"inc-[0-9a-f]{10}-decl-two-payment-failures", created.args["name"])
+    invite = recorder.wait_for("conversations.invite")[0]
+    assert invite.args["users"] == "U0ONCALL01"
+    announce = recorder.wait_for(
+        "chat.postMessage", lambda c: "DECL-TWO" in c.args.get("text", "")
+    )[0]
+    assert announce.args["channel"].startswith("CNEW")
+    assert "payment-gateway" in announce.args["text"]
+    responded(recorder, "d2", "Declared")
+
+
+def test_triage_files_the_text_and_posts_a_card(bot: BotProcess, recorder: SlackRecorder) -> None:
+    assert "Working on" in ack_text(bot, "triage CHK-SELF-2 checkout pods return 500 errors")
+    filed = recorder.wait_for("response_url", lambda c: "Filed as" in c.args.get("text", ""))[0]
+    assert "checkout" in filed.args["text"]
+    card = recorder.wait_for(
+        "chat.postMessage", lambda c: "CHK-SELF-2" in json.dumps(c.args) and "blocks" in c.args
+    )[0]
+    assert card.args["channel"] == "C0WARROOM1"
+    prompt = recorder.find("llm", lambda c: "CHK-SELF-2" in c.args["prompt"])
+    assert prompt, "the model saw the report"
