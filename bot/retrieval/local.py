@@ -51,6 +51,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 class _Vectors:
     """Dense vectors held in memory for brute-force cosine search (runbooks are few)."""
 
+    content_hash: str
     rowids: list[int]
     matrix: npt.NDArray[np.float32]
     services: list[frozenset[str]]
@@ -208,11 +209,16 @@ class LocalRunbookIndex:
     ) -> list[RunbookChunk]:
         """The ``k`` best chunks: BM25 and vector rankings fused by reciprocal rank."""
         with self._lock:
-            rankings = [self._bm25(query, service, category)]
-            if self._embedder is not None:
-                rankings.append(self._dense(query, service, category))
-            fused = reciprocal_rank_fusion([r for r in rankings if r])[:k]
-            return self._load([rowid for rowid, _ in fused], [score for _, score in fused])
+            # One read transaction: a concurrent rebuild cannot renumber rows mid-query.
+            self._db.execute("BEGIN")
+            try:
+                rankings = [self._bm25(query, service, category)]
+                if self._embedder is not None:
+                    rankings.append(self._dense(query, service, category))
+                fused = reciprocal_rank_fusion([r for r in rankings if r])[:k]
+                return self._load([rowid for rowid, _ in fused], [score for _, score in fused])
+            finally:
+                self._db.execute("COMMIT")
 
     def _filters(self, service: str | None, category: str | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -261,7 +267,9 @@ class LocalRunbookIndex:
         return [vectors.rowids[i] for i in top if np.isfinite(scores[i])]
 
     def _load_vectors(self) -> _Vectors | None:
-        if self._vectors is not None:
+        # Another process (the CLI, another replica) may have rebuilt the file since.
+        current = self.stored_hash()
+        if self._vectors is not None and self._vectors.content_hash == current:
             return self._vectors
         import numpy as np
 
@@ -269,12 +277,13 @@ class LocalRunbookIndex:
         rows = self._db.execute(
             "SELECT rowid, services, categories, vector FROM chunks ORDER BY rowid"
         ).fetchall()
-        if any(row[3] is None for row in rows):
-            warn_once("the index holds no vectors; run `incident-bot runbooks index`")
-            return None
         dims = self._embedder.dimensions
+        if any(row[3] is None or len(row[3]) != dims * 4 for row in rows):
+            warn_once("the index holds no vectors of this model; run `incident-bot runbooks index`")
+            return None
         matrix = np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32)
         self._vectors = _Vectors(
+            content_hash=current,
             rowids=[int(row[0]) for row in rows],
             matrix=matrix.reshape(len(rows), dims),
             services=[frozenset(row[1].strip("|").split("|")) for row in rows],
@@ -292,6 +301,8 @@ class LocalRunbookIndex:
         docs = {int(row[0]): row[1] for row in rows}
         result = []
         for rowid, score in zip(rowids, scores, strict=True):
+            if rowid not in docs:
+                continue
             chunk = RunbookChunk.model_validate(json.loads(docs[rowid]))
             chunk.score = round(score, 6)
             result.append(chunk)

@@ -65,3 +65,23 @@ def test_switching_embeddings_on_or_off_rebuilds(
     assert with_vectors.search("hackers stole our passwords", 1)[0].runbook_id == (
         "suspicious-authentication"
     )
+
+
+def test_a_rebuild_by_another_process_is_picked_up_by_a_running_index(
+    tmp_path: Path, runbook_dir: Path, embedder: Embedder
+) -> None:
+    path = tmp_path / "shared.db"
+    server = LocalRunbookIndex(path, embedder)
+    server.index(load_runbooks(runbook_dir))
+    assert server.search("hackers stole our passwords", 1)[0].runbook_id == (
+        "suspicious-authentication"
+    )
+
+    (runbook_dir / "suspicious-authentication.md").unlink()
+    (runbook_dir / "credential-leak.md").unlink()
+    cli = LocalRunbookIndex(path, embedder)
+    assert cli.index(load_runbooks(runbook_dir)).rebuilt
+
+    chunks = server.search("hackers stole our passwords", 5)
+    assert chunks
+    assert not {c.runbook_id for c in chunks} & {"suspicious-authentication", "credential-leak"}
