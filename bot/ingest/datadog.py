@@ -45,8 +45,10 @@ def split_tags(raw: str) -> dict[str, str]:
 
 def split_title(title: str) -> TitleParts:
     """Peel ``[P1] [Triggered on {host:web-1}]`` prefixes off a Datadog event title."""
-    parts = TitleParts(title=title.strip())
-    while match := _BRACKET.match(parts.title):
+    text = title.strip()
+    parts = TitleParts(title=text)
+    position = 0
+    while match := _BRACKET.match(text, position):
         inner = match.group(1).strip()
         transition = _TRANSITION.fullmatch(inner)
         if _PRIORITY.fullmatch(inner):
@@ -56,7 +58,8 @@ def split_title(title: str) -> TitleParts:
             parts.scope.update(split_tags(transition.group(2) or ""))
         else:
             break
-        parts.title = parts.title[match.end() :]
+        position = match.end()
+    parts.title = text[position:]
     return parts
 
 

@@ -18,14 +18,15 @@ from bot.models import AlertStatus
 _GROUP_TITLE = re.compile(
     r"\[(FIRING|RESOLVED)(?::\d+)?(?:,\s*RESOLVED:\d+)?\]\s*(.*)", re.IGNORECASE | re.DOTALL
 )
-_COLON_TITLE = re.compile(
-    r"((?:Re-)?(?:Triggered|Recovered|Warn|No Data)|Renotify)(?: on \{?([^}:]*(?::[^},]*)?"
-    r"(?:,[^}]*)?)\}?)?:\s+(.*)",
-    re.IGNORECASE | re.DOTALL,
+# Only the transition word is matched by a pattern; the rest is split with str methods,
+# so a hostile title cannot make the match backtrack.
+_TRANSITION_WORD = re.compile(
+    r"((?:Re-)?(?:Triggered|Recovered|Warn|No Data)|Renotify)\b", re.IGNORECASE
 )
 _LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>|<([^<>]*)>")
-_BOLD_PAIR = re.compile(r"^\s*[-•]?\s*\*([^*\n]{1,40}?):?\*:?[ \t]*(.+)$", re.MULTILINE)
-_EQUALS_PAIR = re.compile(r"^\s*[-•]\s*([\w.\-/]{1,60})\s*=\s*(.+)$", re.MULTILINE)
+# [ \t] rather than \s: \s would run across blank lines and rescan them from every line.
+_BOLD_PAIR = re.compile(r"^[ \t]*[-•]?[ \t]*\*([^*\n]{1,40}?):?\*:?[ \t]*(.+)$", re.MULTILINE)
+_EQUALS_PAIR = re.compile(r"^[ \t]*[-•][ \t]*([\w.\-/]{1,60})[ \t]*=[ \t]*(.+)$", re.MULTILINE)
 _KEY_JUNK = re.compile(r"[^\w.\-/]+")
 _RESOLVED_COLORS = frozenset({"good", "#36a64f", "#2eb886", "#2eb67d", "#00ff00"})
 _RESOLVED_WORDS = frozenset({"resolved", "recovered", "ok"})
@@ -61,12 +62,13 @@ def read_title(raw: str) -> TitleInfo:
     if match := _GROUP_TITLE.fullmatch(line):
         status = AlertStatus.FIRING if match.group(1).upper() == "FIRING" else AlertStatus.RESOLVED
         return TitleInfo(title=match.group(2).strip() or line, status=status)
-    if match := _COLON_TITLE.fullmatch(line):
-        parts = split_title(match.group(3))
+    if colon := _colon_title(line):
+        transition, scope, rest = colon
+        parts = split_title(rest)
         return TitleInfo(
             title=parts.title or line,
-            status=_transition_status(match.group(1)),
-            labels={**split_tags(match.group(2) or ""), **_priority(parts.priority)},
+            status=_transition_status(transition),
+            labels={**split_tags(scope.strip().strip("{}")), **_priority(parts.priority)},
         )
     parts = split_title(line)
     if parts.transition or parts.priority:
@@ -76,6 +78,23 @@ def read_title(raw: str) -> TitleInfo:
             labels={**parts.scope, **_priority(parts.priority)},
         )
     return TitleInfo(title=line)
+
+
+def _colon_title(line: str) -> tuple[str, str, str] | None:
+    # "Triggered: title" or "Triggered on {scope}: title" -> (transition, scope, title)
+    match = _TRANSITION_WORD.match(line)
+    if match is None:
+        return None
+    rest = line[match.end() :]
+    scope = ""
+    if rest.startswith(" on "):
+        scope, separator, rest = rest[4:].partition(": ")
+        if not separator:
+            return None
+        rest = ": " + rest
+    if not rest.startswith(":") or not rest[1:2].isspace():
+        return None
+    return match.group(1), scope, rest[2:]
 
 
 def _priority(priority: str) -> dict[str, str]:
