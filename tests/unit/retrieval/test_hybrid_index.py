@@ -85,3 +85,8 @@ def test_a_rebuild_by_another_process_is_picked_up_by_a_running_index(
     chunks = server.search("hackers stole our passwords", 5)
     assert chunks
     assert not {c.runbook_id for c in chunks} & {"suspicious-authentication", "credential-leak"}
+    fresh = LocalRunbookIndex(path, embedder)
+    for query in ("hackers stole our passwords", "webshop sluggish", "disk almost full"):
+        assert [c.chunk_id for c in server.search(query, 6)] == [
+            c.chunk_id for c in fresh.search(query, 6)
+        ]
