@@ -1,0 +1,144 @@
+"""The triage card's Block Kit: order, buttons, escaping, redaction and Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    Category,
+    Decision,
+    DecisionOutcome,
+    Incident,
+    Proposal,
+    RuleHit,
+    Triage,
+)
+from bot.reports import render_card_text
+from bot.slack.action_ids import ActionId
+from bot.slack.blocks import make_clean, triage_card
+from bot.triage.redaction import Redactor
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+REDACTOR = Redactor()
+
+
+def incident() -> Incident:
+    return Incident(title="checkout 5xx", service="checkout", created_at=NOW, updated_at=NOW)
+
+
+def triage(inc: Incident) -> Triage:
+    return Triage(
+        incident_id=inc.id,
+        category=Category.ERROR_RATE,
+        summary="errors <!channel> spike",
+        root_cause="bad pod",
+        confidence=0.9,
+        created_at=NOW,
+    )
+
+
+def request(inc: Incident, state: ActionState, outcome: DecisionOutcome) -> ActionRequest:
+    return ActionRequest(
+        incident_id=inc.id,
+        proposal=Proposal(
+            action="restart_deployment", service="checkout", params={"deployment": "checkout-api"}
+        ),
+        decision=Decision(
+            outcome=outcome,
+            action="restart_deployment",
+            service="checkout",
+            approvals_required=1,
+            eligible_approvers=["S0CHECKOUT", "U0CHKLEAD1"],
+            reasons=[RuleHit(rule_id="category.allowed", effect="deny", reason="not for this")],
+        ),
+        state=state,
+        requested_by="incident-bot",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def alert(inc: Incident) -> Alert:
+    return Alert(
+        source="generic",
+        fingerprint="f",
+        group_key="g",
+        service="checkout",
+        title="<@U0EVERYONE> 5xx & more",
+        description="password=hunter2secret in logs",
+        labels={"deployment": "checkout-api"},
+        received_at=NOW,
+        incident_id=inc.id,
+    )
+
+
+def elements(blocks: list[dict[str, object]]) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    for block in blocks:
+        if block["type"] == "actions":
+            found.extend(block["elements"])  # type: ignore[arg-type]
+    return found
+
+
+def test_buttons_only_for_pending_requests_and_values_are_ids() -> None:
+    inc = incident()
+    tri = triage(inc)
+    pending = request(inc, ActionState.PENDING_APPROVAL, DecisionOutcome.REQUIRE_APPROVAL)
+    blocked = request(inc, ActionState.BLOCKED, DecisionOutcome.DENY)
+    blocks = triage_card(inc, tri, [pending, blocked], [alert(inc)], make_clean(REDACTOR.redact))
+    votes = [e for e in elements(blocks) if e["action_id"] in (ActionId.APPROVE, ActionId.DENY)]
+    assert {e["value"] for e in votes} == {pending.id}
+    feedback = [e for e in elements(blocks) if e["action_id"] in (ActionId.HELPFUL,)]
+    assert [e["value"] for e in feedback] == [tri.id]
+    text = json.dumps(blocks)
+    assert "Blocked: not for this" in text
+    assert pending.decision.id in text and blocked.decision.id in text
+
+
+def test_evidence_comes_before_any_button() -> None:
+    inc = incident()
+    pending = request(inc, ActionState.PENDING_APPROVAL, DecisionOutcome.REQUIRE_APPROVAL)
+    blocks = triage_card(inc, triage(inc), [pending], [alert(inc)], make_clean(REDACTOR.redact))
+    evidence = next(i for i, b in enumerate(blocks) if b.get("block_id") == "evidence")
+    first_actions = next(i for i, b in enumerate(blocks) if b["type"] == "actions")
+    assert evidence < first_actions
+
+
+def test_untrusted_text_is_escaped_and_redacted() -> None:
+    inc = incident()
+    blocks = triage_card(inc, triage(inc), [], [alert(inc)], make_clean(REDACTOR.redact))
+    text = json.dumps(blocks)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "<@U0EVERYONE>" not in text
+    assert "5xx &amp; more" in text
+    assert "hunter2secret" not in text
+
+
+def test_many_proposals_stay_within_slack_limits() -> None:
+    inc = incident()
+    many = [
+        request(inc, ActionState.PENDING_APPROVAL, DecisionOutcome.REQUIRE_APPROVAL)
+        for _ in range(25)
+    ]
+    long_alert = alert(inc)
+    long_alert.description = "x" * 7000
+    blocks = triage_card(inc, triage(inc), many, [long_alert] * 5, make_clean(REDACTOR.redact))
+    assert len(blocks) <= 50
+    for block in blocks:
+        body = block.get("text")
+        if isinstance(body, dict):
+            assert len(body["text"]) <= 3000
+
+
+def test_card_and_plain_text_fallback_show_the_same_proposals() -> None:
+    inc = incident()
+    tri = triage(inc)
+    pending = request(inc, ActionState.PENDING_APPROVAL, DecisionOutcome.REQUIRE_APPROVAL)
+    text = render_card_text(inc, tri, [pending], [alert(inc)], REDACTOR)
+    blocks = json.dumps(triage_card(inc, tri, [pending], [alert(inc)], make_clean(REDACTOR.redact)))
+    for shared in (pending.decision.id, "restart_deployment", "checkout-api", inc.id, "bad pod"):
+        assert shared in text and shared in blocks

@@ -1,0 +1,63 @@
+"""Parsing `/incident` text: subcommands, options, severities and usage errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.models import Incident, Severity
+from bot.slack.commands import UsageError, channel_name, guess_service, parse
+
+
+def test_declare_reads_title_severity_and_options() -> None:
+    got = parse('declare "Checkout is down" for EU sev1 --channel --service checkout')
+    assert got.subcommand == "declare"
+    assert got.rest == "Checkout is down for EU"
+    assert got.severity is Severity.SEV1
+    assert got.new_channel and got.service == "checkout"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("declare", "needs a title"),
+        ("declare SEV2", "needs a title"),
+        ("triage", "needs a description"),
+        ("resolve", "needs an incident id"),
+        ("postmortem", "needs an incident id"),
+        ("timeline a b", "takes one incident id"),
+        ("list now", "takes no arguments"),
+        ("declare x --service", "needs a service name"),
+        ('declare "open', "Cannot read"),
+    ],
+)
+def test_bad_arguments_raise_usage_errors(text: str, problem: str) -> None:
+    with pytest.raises(UsageError, match=problem):
+        parse(text)
+
+
+def test_empty_text_is_help_and_unknown_words_pass_through() -> None:
+    assert parse("").subcommand == "help"
+    assert parse("  ").subcommand == "help"
+    assert parse("frobnicate x").subcommand == "frobnicate"
+    assert parse("resolve inc-0123456789 rolled back").args == ["inc-0123456789", "rolled", "back"]
+
+
+def test_guess_service_matches_whole_known_names_only() -> None:
+    known = ["checkout", "cart-service", "auth-service"]
+    assert guess_service("cart-service pods are crashing", known) == "cart-service"
+    assert guess_service("Checkout 500s", known) == "checkout"
+    assert guess_service("checkouts are slow", known) == "unknown"
+    assert guess_service("nothing here", known) == "unknown"
+
+
+def test_channel_names_are_slack_safe() -> None:
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    incident = Incident(
+        title="Payments: ALL declines?! " * 10, service="x", created_at=now, updated_at=now
+    )
+    name = channel_name(incident)
+    assert name.startswith(incident.id + "-payments-all-declines")
+    assert len(name) <= 80 and name == name.lower() and " " not in name
+    assert not name.endswith("-")
