@@ -51,27 +51,43 @@ def _start(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
 
 
 def start_ours(tmp: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, SQLITE_PATH=str(tmp / "bench.db"), ALERT_WEBHOOK_TOKEN=TOKEN,
-               RUNBOOK_INDEX_PATH=str(tmp / "runbooks.db"), LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        SQLITE_PATH=str(tmp / "bench.db"),
+        ALERT_WEBHOOK_TOKEN=TOKEN,
+        RUNBOOK_INDEX_PATH=str(tmp / "runbooks.db"),
+        LOG_LEVEL="WARNING",
+    )
     argv = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)]
     return _start(argv, env, port)
 
 
 def start_bare(port: int) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "uvicorn", "benchmarks.bare_ingest_app:app", "--port",
-            str(port), "--log-level", "warning", "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.bare_ingest_app:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     return _start(argv, dict(os.environ), port)
 
 
 def alert_body(n: int, groups: int) -> bytes:
     group = n % groups
-    return json.dumps({
-        "title": f"Queue backlog growing on worker {group}",
-        "description": f"consumer lag {1000 + n} messages",
-        "service": f"svc-{group}",
-        "severity": "warning",
-        "labels": {"alertname": f"QueueBacklog{group}", "instance": f"worker-{n}"},
-    }).encode()
+    return json.dumps(
+        {
+            "title": f"Queue backlog growing on worker {group}",
+            "description": f"consumer lag {1000 + n} messages",
+            "service": f"svc-{group}",
+            "severity": "warning",
+            "labels": {"alertname": f"QueueBacklog{group}", "instance": f"worker-{n}"},
+        }
+    ).encode()
 
 
 async def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], int]:
@@ -131,8 +147,15 @@ def storm(tmp: Path, n: int, concurrency: int) -> dict[str, int]:
         "SELECT coalesce(sum(json_extract(doc, '$.alert_count')), 0) FROM incidents"
     ).fetchone()[0]
     triages = db.execute("SELECT count(*) FROM triages").fetchone()[0]
-    return {"posted": n, "rejected": failures, "stored": alerts, "counted": counted,
-            "incidents": incidents, "triages": triages, "lost": n - alerts}
+    return {
+        "posted": n,
+        "rejected": failures,
+        "stored": alerts,
+        "counted": counted,
+        "incidents": incidents,
+        "triages": triages,
+        "lost": n - alerts,
+    }
 
 
 def main() -> int:
@@ -155,15 +178,21 @@ def main() -> int:
         result = storm(tmp, args.storm, args.concurrency)
     print(f"{'endpoint':<28}{'alerts/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for label, row in (("bare Starlette (baseline)", base), ("incident-bot /alerts", mine)):
-        print(f"{label:<28}{row['rate']:>10.0f}{row['p50']:>9.1f}{row['p99']:>9.1f}"
-              f"{row['failures']:>9.0f}")
-    print(f"ratio ours/bare throughput: {mine['rate'] / base['rate']:.2f}  "
-          f"p99: {mine['p99'] / base['p99']:.2f}x   target: >= 1000 alerts/s "
-          f"({'met' if mine['rate'] >= 1000 else 'MISSED'})")
-    print(f"storm: {result['posted']} alerts over 20 group keys -> {result['incidents']} incidents, "
-          f"{result['triages']} triage calls ({result['triages']} Slack cards), "
-          f"{result['stored']} stored, {result['lost']} lost, {result['rejected']} rejected; "
-          f"alert_count sum {result['counted']}")
+        print(
+            f"{label:<28}{row['rate']:>10.0f}{row['p50']:>9.1f}{row['p99']:>9.1f}"
+            f"{row['failures']:>9.0f}"
+        )
+    print(
+        f"ratio ours/bare throughput: {mine['rate'] / base['rate']:.2f}  "
+        f"p99: {mine['p99'] / base['p99']:.2f}x   target: >= 1000 alerts/s "
+        f"({'met' if mine['rate'] >= 1000 else 'MISSED'})"
+    )
+    print(
+        f"storm: {result['posted']} alerts over 20 group keys -> {result['incidents']} incidents, "
+        f"{result['triages']} triage calls ({result['triages']} Slack cards), "
+        f"{result['stored']} stored, {result['lost']} lost, {result['rejected']} rejected; "
+        f"alert_count sum {result['counted']}"
+    )
     ok = result["incidents"] <= 20 and result["triages"] <= 20 and result["lost"] == 0
     print(f"storm targets (<= 20 incidents, <= 20 triages, 0 lost): {'met' if ok else 'MISSED'}")
     return 0

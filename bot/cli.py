@@ -185,9 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP server (webhooks, Slack events, health)")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    serve.add_argument(
-        "--socket-mode", action="store_true", help="talk to Slack over Socket Mode"
-    )
+    serve.add_argument("--socket-mode", action="store_true", help="talk to Slack over Socket Mode")
     serve.set_defaults(handler=cmd_serve)
 
     demo = sub.add_parser("demo", help="walk sample alerts through every stage, offline")

@@ -59,8 +59,10 @@ async def run_demo(settings: Settings) -> int:
 async def _walk(services: Services, redactor: Redactor) -> None:
     pipeline = services.pipeline
     _say("incident-bot demo: offline walk-through on bundled sample alerts")
-    _say(f"  store: throw-away SQLite file · triage: offline rules engine (no LLM) · "
-         f"policy revision {services.policy.revision[:12]} · executor: dry_run · Slack: off")
+    _say(
+        f"  store: throw-away SQLite file · triage: offline rules engine (no LLM) · "
+        f"policy revision {services.policy.revision[:12]} · executor: dry_run · Slack: off"
+    )
 
     payloads = sample_payloads()
     resolution = [p for p in payloads if "resolved" in p[0]]
@@ -70,16 +72,22 @@ async def _walk(services: Services, redactor: Redactor) -> None:
     new_incidents: list[str] = []
     for name, body in firing:
         receipt = await pipeline.ingest(_source_of(name), body, "application/json", utcnow())
-        _say(f"{name}: {receipt.received} alert(s), {receipt.stored} stored, "
-             f"{receipt.duplicates} duplicate(s)")
+        _say(
+            f"{name}: {receipt.received} alert(s), {receipt.stored} stored, "
+            f"{receipt.duplicates} duplicate(s)"
+        )
         for alert in receipt.alerts:
             flags = f" flags={alert.service_flags}" if alert.service_flags else ""
-            _say(f"   · [{alert.status.value}] {alert.service} · {redactor.redact(alert.title)} "
-                 f"· fp={alert.fingerprint[:12]}{flags} → {alert.incident_id}")
+            _say(
+                f"   · [{alert.status.value}] {alert.service} · {redactor.redact(alert.title)} "
+                f"· fp={alert.fingerprint[:12]}{flags} → {alert.incident_id}"
+            )
         new_incidents += receipt.new_incident_ids
     again = await pipeline.ingest(_source_of(firing[0][0]), firing[0][1], None, utcnow())
-    _say(f"re-sent {firing[0][0]}: {again.duplicates} duplicate(s), "
-         f"{len(again.new_incident_ids)} new incident(s) (dedup by fingerprint + start time)")
+    _say(
+        f"re-sent {firing[0][0]}: {again.duplicates} duplicate(s), "
+        f"{len(again.new_incident_ids)} new incident(s) (dedup by fingerprint + start time)"
+    )
 
     _stage(2, "triage: runbooks retrieved, rules engine classifies (no LLM)")
     results: list[TriageResult] = []
@@ -89,8 +97,10 @@ async def _walk(services: Services, redactor: Redactor) -> None:
             continue
         results.append(result)
         t = result.triage
-        _say(f"{incident_id} {result.incident.service}: {t.category.value} / {t.severity.value} "
-             f"confidence {t.confidence:.2f} · {t.execution_status.value} · provider {t.provider}")
+        _say(
+            f"{incident_id} {result.incident.service}: {t.category.value} / {t.severity.value} "
+            f"confidence {t.confidence:.2f} · {t.execution_status.value} · provider {t.provider}"
+        )
         _say(f"   summary: {redactor.redact(t.summary)}")
         cited = ", ".join(f"{r.id}@{r.version}" for r in t.runbooks) or "none"
         _say(f"   runbooks: {cited}")
@@ -99,8 +109,11 @@ async def _walk(services: Services, redactor: Redactor) -> None:
     for result in results:
         for request in result.requests:
             d = request.decision
-            _say(f"{result.incident.id} {request.proposal.action}({request.proposal.service}) → "
-                 f"{d.outcome.value} (approvals {d.approvals_required}) · state {request.state.value}")
+            _say(
+                f"{result.incident.id} {request.proposal.action}({request.proposal.service}) → "
+                f"{d.outcome.value} (approvals {d.approvals_required}) "
+                f"· state {request.state.value}"
+            )
             for hit in d.reasons:
                 _say(f"   - {hit.rule_id}: {hit.reason}")
 
@@ -111,7 +124,9 @@ async def _walk(services: Services, redactor: Redactor) -> None:
         _say(render_card_text(first.incident, first.triage, first.requests, alerts, redactor))
 
     _stage(5, "approval — SIMULATED clicks, no Slack involved")
-    pending = [r for res in results for r in res.requests if r.state is ActionState.PENDING_APPROVAL]
+    pending = [
+        r for res in results for r in res.requests if r.state is ActionState.PENDING_APPROVAL
+    ]
     if pending:
         await _simulate_approval(services, pending[0])
     else:
@@ -122,32 +137,44 @@ async def _walk(services: Services, redactor: Redactor) -> None:
         receipt = await pipeline.ingest(_source_of(name), body, "application/json", utcnow())
         _say(f"{name}: {receipt.stored} resolved alert(s) filed on {receipt.incident_ids}")
     for incident in await services.store.list_incidents(limit=10):
-        _say(f"   {incident.id} {incident.service:<16} {incident.status.value:<8} "
-             f"{incident.severity.value} {incident.category.value} x{incident.alert_count}")
+        _say(
+            f"   {incident.id} {incident.service:<16} {incident.status.value:<8} "
+            f"{incident.severity.value} {incident.category.value} x{incident.alert_count}"
+        )
 
     _stage(7, "timeline of the first incident (the audit trail)")
     if new_incidents:
         _say(redactor.redact(render_text(await services.store.list_events(new_incidents[0]))))
     _say()
-    _say("Next: `incident-bot serve` to receive webhooks, `incident-bot triage FILE` for one "
-         "payload, README.md for Slack and LLM set-up.")
+    _say(
+        "Next: `incident-bot serve` to receive webhooks, `incident-bot triage FILE` for one "
+        "payload, README.md for Slack and LLM set-up."
+    )
 
 
 async def _simulate_approval(services: Services, request: ActionRequest) -> None:
     pipeline = services.pipeline
     users = [a for a in request.decision.eligible_approvers if a[:1] in ("U", "W")]
-    _say(f"request {request.id}: {request.proposal.action} on {request.proposal.service}, "
-         f"needs {request.decision.approvals_required} approval(s) from {users}")
+    _say(
+        f"request {request.id}: {request.proposal.action} on {request.proposal.service}, "
+        f"needs {request.decision.approvals_required} approval(s) from {users}"
+    )
     refused = await pipeline.vote(request.id, request.requested_by, Vote.APPROVE, utcnow())
-    _say(f"   (simulated) the requester {request.requested_by} clicks Approve → "
-         f"{'accepted' if refused.accepted else 'refused'}: {refused.message}")
+    _say(
+        f"   (simulated) the requester {request.requested_by} clicks Approve → "
+        f"{'accepted' if refused.accepted else 'refused'}: {refused.message}"
+    )
     refused = await pipeline.vote(request.id, "U0NOTANAPPROVER", Vote.APPROVE, utcnow())
-    _say(f"   (simulated) U0NOTANAPPROVER clicks Approve → "
-         f"{'accepted' if refused.accepted else 'refused'}: {refused.message}")
+    _say(
+        f"   (simulated) U0NOTANAPPROVER clicks Approve → "
+        f"{'accepted' if refused.accepted else 'refused'}: {refused.message}"
+    )
     for user in users[: request.decision.approvals_required]:
         outcome = await pipeline.vote(request.id, user, Vote.APPROVE, utcnow())
-        _say(f"   (simulated) {user} clicks Approve → "
-             f"{'accepted' if outcome.accepted else 'refused'}: {outcome.message}")
+        _say(
+            f"   (simulated) {user} clicks Approve → "
+            f"{'accepted' if outcome.accepted else 'refused'}: {outcome.message}"
+        )
         if outcome.executed:
             _say(f"   executed by the dry_run executor: {outcome.request.result}")
     final = await services.store.get_action_request(request.id)

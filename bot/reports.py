@@ -84,7 +84,8 @@ def render_card_text(
     lines = [
         f"┃ {incident.severity.value} · {incident.service} · {triage.category.value} "
         f"· confidence {triage.confidence:.2f} · {incident.id}",
-        f"┃ triaged by {triage.provider} ({triage.model or 'n/a'}), {triage.execution_status.value}",
+        f"┃ triaged by {triage.provider} ({triage.model or 'n/a'}), "
+        f"{triage.execution_status.value}",
         f"┃ Summary: {r(triage.summary)}",
         f"┃ Root cause: {r(triage.root_cause)}",
         "┃ Evidence:",

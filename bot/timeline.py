@@ -20,7 +20,9 @@ async def note(
     **data: Any,
 ) -> Event:
     """Append one entry to an incident's timeline and return it with its sequence number."""
-    event = Event(incident_id=incident_id, at=at, actor=actor, kind=kind, message=message, data=data)
+    event = Event(
+        incident_id=incident_id, at=at, actor=actor, kind=kind, message=message, data=data
+    )
     return await store.append_event(event)
 
 

@@ -300,7 +300,10 @@ def _params(
 def _cited_runbooks(
     category: Category, service: str, runbooks: list[RunbookChunk]
 ) -> list[RunbookChunk]:
-    by_category = [c for c in runbooks if category.value in c.categories]
-    if by_category:
-        return by_category
-    return [c for c in runbooks if service in c.services]
+    matching = [c for c in runbooks if category.value in c.categories]
+    if not matching:
+        matching = [c for c in runbooks if service in c.services]
+    first_per_runbook: dict[str, RunbookChunk] = {}
+    for chunk in matching:
+        first_per_runbook.setdefault(chunk.runbook_id, chunk)
+    return list(first_per_runbook.values())

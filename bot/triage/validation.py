@@ -123,7 +123,7 @@ def assemble(data: dict[str, Any], ctx: TriageContext) -> Triage:
         if not chunks:
             notes.append(f"cited runbook {cited[:80]!r} was not in the context; dropped")
         for chunk in chunks:
-            refs.setdefault(chunk.chunk_id, chunk.ref())
+            refs.setdefault(chunk.runbook_id, chunk.ref())  # one citation per runbook
     proposals = _proposals(data["proposals"], category, ctx, notes)
     return Triage(
         incident_id=ctx.incident.id,
