@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jsonschema.protocols import Validator
+from jsonschema_rs import Validator
 
 
 class Risk(StrEnum):

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from bot.ingest.services import canonical_service
@@ -34,6 +35,7 @@ HUMAN_ONLY_CATEGORIES = frozenset({Category.SECURITY, Category.UNKNOWN})
 HUMAN_ONLY_ACTIONS = frozenset({"notify_oncall"})
 MAX_ACTION_CHARS = 64
 MAX_SERVICE_CHARS = 200
+SERVICE_CACHE_SIZE = 4096
 
 DENY = DecisionOutcome.DENY.value
 REQUIRE = DecisionOutcome.REQUIRE_APPROVAL.value
@@ -75,12 +77,14 @@ class Target:
 class _Trace:
     def __init__(self) -> None:
         self.hits: list[RuleHit] = []
+        self.effects: set[str] = set()
 
     def add(self, rule_id: str, effect: str, reason: str) -> None:
         self.hits.append(RuleHit(rule_id=rule_id, effect=effect, reason=reason))
+        self.effects.add(effect)
 
     def fired(self, effect: str) -> bool:
-        return any(hit.effect == effect for hit in self.hits)
+        return effect in self.effects
 
 
 class Policy:
@@ -98,6 +102,8 @@ class Policy:
         self.actions = actions
         self.services = services
         self.rules = rules
+        # A handful of service names recur in every alert; names are bounded in length above.
+        self._resolve = lru_cache(maxsize=SERVICE_CACHE_SIZE)(self._resolve_uncached)
 
     def action_names(self) -> list[str]:
         """The allowlist, sorted: the enum the LLM's proposal schema offers."""
@@ -107,6 +113,9 @@ class Policy:
         """Canonicalise a service name and look it up; look-alikes never match a known entry."""
         if not isinstance(name, str) or len(name) > MAX_SERVICE_CHARS:
             return Target(raw="", name="", spec=None, flags=("invalid",))
+        return self._resolve(name)
+
+    def _resolve_uncached(self, name: str) -> Target:
         canonical, flags = canonical_service(name)
         spec = self.services.get(canonical)
         return Target(raw=name, name=canonical, spec=spec, flags=tuple(flags))
@@ -186,7 +195,7 @@ class Policy:
 
     def _check_category(self, category: object, spec: ActionSpec, trace: _Trace) -> None:
         try:
-            known = Category(category if isinstance(category, str) else "")
+            known = category if isinstance(category, Category) else Category(str(category))
         except ValueError:
             trace.add("category.invalid", DENY, f"category {show(category)} is not known")
             return

@@ -9,6 +9,7 @@ from pathlib import Path, PurePath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -93,9 +94,17 @@ def _build_actions(document: dict[str, Any], path: Path) -> dict[str, ActionSpec
             auto=bool(raw.get("auto", False)),
             executor=executor,
             params_schema=schema,
-            validator=Draft202012Validator(schema),
+            validator=_compile(schema, path, f"{where}.params"),
         )
     return actions
+
+
+def _compile(schema: dict[str, Any], path: Path, where: str) -> jsonschema_rs.Validator:
+    # Parameters are checked on every decision, so they get the compiled validator.
+    try:
+        return jsonschema_rs.Draft202012Validator(schema, offline=True)
+    except ValueError as exc:
+        raise _fail(path, where, f"not a valid JSON Schema: {exc}") from None
 
 
 def _build_executor(

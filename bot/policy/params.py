@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
+from jsonschema_rs import Validator
 
 from bot.policy.files import format_path
 
@@ -51,13 +50,16 @@ def shape_problem(params: Any) -> str | None:
 
 
 def schema_problem(validator: Validator, params: dict[str, Any]) -> str | None:
-    """The most relevant schema violation as ``path: message`` (bounded length), or None."""
-    if validator.is_valid(params):
-        return None
-    error = best_match(validator.iter_errors(params))
+    """The first schema violation as ``path: message`` (bounded length), or None."""
+    try:
+        if validator.is_valid(params):
+            return None
+        error = next(iter(validator.iter_errors(params)), None)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return clip(f"parameters cannot be checked: {exc}")
     if error is None:
         return "parameters do not match the action's schema"
-    where = format_path(error.absolute_path) if error.absolute_path else "params"
+    where = format_path(error.instance_path) if error.instance_path else "params"
     return clip(f"{where}: {error.message}")
 
 

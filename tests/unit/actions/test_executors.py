@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from jsonschema import Draft202012Validator
+from jsonschema_rs import Draft202012Validator
 from pydantic import SecretStr
 
 from bot.actions import CommandExecutor, DryRunExecutor, HttpExecutor, render_plan
