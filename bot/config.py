@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     cosmos_key: SecretStr | None = Field(default=None, alias="COSMOS_KEY")
     cosmos_database: str = Field(default="incident-bot", alias="COSMOS_DATABASE")
     cosmos_verify_tls: bool = Field(default=True, alias="COSMOS_VERIFY_TLS")
+    cosmos_throughput: int | None = Field(default=None, ge=400, alias="COSMOS_THROUGHPUT")
 
     # data folders
     policy_dir: Path = Field(default=PROJECT_ROOT / "policies", alias="POLICY_DIR")
@@ -119,13 +120,17 @@ class Settings(BaseSettings):
     runbook_top_k: int = Field(default=4, ge=1, le=50, alias="RUNBOOK_TOP_K")
     runbook_index_path: Path = Field(default=Path("var/runbooks.db"), alias="RUNBOOK_INDEX_PATH")
     runbook_embeddings: str = Field(
-        default="auto", pattern="^(auto|none)$", alias="RUNBOOK_EMBEDDINGS"
+        default="auto", pattern="^(auto|none|openai)$", alias="RUNBOOK_EMBEDDINGS"
+    )
+    runbook_embedding_model: str = Field(
+        default="text-embedding-3-small", alias="RUNBOOK_EMBEDDING_MODEL"
     )
     runbook_model_dir: Path = Field(default=Path("var/models"), alias="RUNBOOK_MODEL_DIR")
     azure_search_endpoint: str = Field(default="", alias="AZURE_SEARCH_ENDPOINT")
     azure_search_key: SecretStr | None = Field(default=None, alias="AZURE_SEARCH_KEY")
     azure_search_index: str = Field(default="runbooks", alias="AZURE_SEARCH_INDEX")
     azure_search_semantic_config: str = Field(default="", alias="AZURE_SEARCH_SEMANTIC_CONFIG")
+    azure_search_verify_tls: bool = Field(default=True, alias="AZURE_SEARCH_VERIFY_TLS")
 
     # approvals and actions
     approval_ttl_seconds: int = Field(default=1800, gt=0, alias="APPROVAL_TTL_SECONDS")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    from openai import OpenAI
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,47 @@ class StaticEmbedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0.0] = 1.0
         result: npt.NDArray[np.float32] = vectors / norms
+        return result
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible or Azure OpenAI endpoint (text-embedding-3-small)."""
+
+    def __init__(self, client: OpenAI, model: str, batch: int = 256) -> None:
+        self._client = client
+        self._model = model
+        self._batch = batch
+        self._dimensions: int | None = None
+
+    @property
+    def name(self) -> str:
+        """Identity of the model; an index built with another name is rebuilt."""
+        return f"openai:{self._model}"
+
+    @property
+    def dimensions(self) -> int:
+        """Length of each vector, learnt from one probe request when first asked."""
+        if self._dimensions is None:
+            self._dimensions = int(self.embed(["dimension probe"]).shape[1])
+        return self._dimensions
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One L2-normalised float32 row per text, requested in batches."""
+        import numpy as np
+
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self._batch):
+            response = self._client.embeddings.create(
+                model=self._model,
+                input=list(texts[start : start + self._batch]),
+                encoding_format="float",
+            )
+            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0.0] = 1.0
+        result: npt.NDArray[np.float32] = vectors / norms
+        self._dimensions = int(vectors.shape[1])
         return result
 
 

@@ -10,6 +10,7 @@ OData filter forms the adapter writes. Anything else is answered 400, like the s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import math
@@ -235,6 +236,68 @@ def azure_search_server(folder: Path) -> Iterator[tuple[str, SearchService]]:
     thread.start()
     try:
         yield f"https://127.0.0.1:{server.server_address[1]}", service
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _fake_vector(text: str, dims: int) -> list[float]:
+    vector = [0.0] * dims
+    for word in text.lower().split():
+        vector[hashlib.sha256(word.encode()).digest()[0] % dims] += 1.0
+    return vector
+
+
+@dataclass
+class EmbeddingsService:
+    """State of the OpenAI-compatible embeddings stand-in."""
+
+    dims: int = 16
+    requests: list[Recorded] = field(default_factory=list)
+
+
+def _embeddings_handler(service: EmbeddingsService) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            url = urlsplit(self.path)
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            service.requests.append(
+                Recorded("POST", url.path, parse_qs(url.query), dict(self.headers), body)
+            )
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            payload = {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": _fake_vector(t, service.dims)}
+                    for i, t in enumerate(inputs)
+                ],
+                "model": body["model"],
+                "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+            }
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@contextmanager
+def embeddings_server() -> Iterator[tuple[str, EmbeddingsService]]:
+    """An OpenAI / Azure OpenAI embeddings endpoint on loopback HTTP; yield (base, state)."""
+    service = EmbeddingsService()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _embeddings_handler(service))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", service
     finally:
         server.shutdown()
         server.server_close()

@@ -18,11 +18,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bot.config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT, load_settings
 from bot.errors import ConfigError
-from bot.retrieval import chunk_runbook, load_runbooks
+from bot.retrieval import build_index, chunk_runbook, load_runbooks
 from bot.retrieval.azure import AzureRunbookIndex, odata_filter
-from tests.integration.azure_search_server import API_KEY, SearchService, azure_search_server
+from tests.integration.azure_search_server import (
+    API_KEY,
+    SearchService,
+    azure_search_server,
+    embeddings_server,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -222,3 +227,38 @@ def test_service_errors_become_config_errors_or_empty_results(
 def test_odata_filter_quotes_values() -> None:
     assert odata_filter(None, None) is None
     assert odata_filter("o'brien", None) == "services/any(s: s eq 'o''brien' or s eq '*')"
+
+
+def test_build_index_with_azure_openai_embeddings_end_to_end(
+    search_service: tuple[str, SearchService], tmp_path: Path
+) -> None:
+    endpoint, service = search_service
+    with embeddings_server() as (embeddings_url, embeddings):
+        settings = load_settings(
+            RUNBOOK_BACKEND="azure",
+            AZURE_SEARCH_ENDPOINT=endpoint,
+            AZURE_SEARCH_KEY=API_KEY,
+            AZURE_SEARCH_VERIFY_TLS="false",
+            RUNBOOK_EMBEDDINGS="openai",
+            RUNBOOK_EMBEDDING_MODEL="embeddings-deployment",
+            AZURE_OPENAI_ENDPOINT=embeddings_url,
+            AZURE_OPENAI_API_KEY="test-openai-key",
+            AZURE_OPENAI_DEPLOYMENT="chat-deployment",
+        )
+        index = build_index(settings)
+        assert index.mode == "hybrid"
+        chunks = index.search("x509: certificate has expired", 2, service="web-frontend")
+
+    first = embeddings.requests[0]
+    assert first.path == "/openai/deployments/embeddings-deployment/embeddings"
+    assert first.query["api-version"] == [settings.openai_api_version]
+    assert first.headers["api-key"] == "test-openai-key"
+    assert first.body["encoding_format"] == "float"
+    embedded = sum(len(r.body["input"]) for r in embeddings.requests)
+    assert embedded >= CHUNKS + 1  # every chunk, plus the query
+    (put,) = [r for r in service.requests if r.method == "PUT"]
+    vector_field = next(f for f in put.body["fields"] if f["name"] == "embedding")
+    assert vector_field["dimensions"] == embeddings.dims
+    query = service.calls("/docs/search.post.search")[-1].body
+    assert len(query["vectorQueries"][0]["vector"]) == embeddings.dims
+    assert chunks[0].runbook_id == "certificate-expiry"
