@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from bot import actions
 from bot.clock import utcnow
 from bot.config import Settings, StoreBackend
 from bot.ingest import IngestOptions
+from bot.models import RunbookChunk
 from bot.notify import Notifier, SilentNotifier
 from bot.pipeline import Pipeline, RunbookSearch
 from bot.policy import Policy, load_policy
@@ -26,17 +28,38 @@ def build_store(settings: Settings) -> Store:
     if settings.store_backend is StoreBackend.COSMOS:
         from bot.store.cosmos import CosmosStore
 
-        return CosmosStore.from_settings(settings)
+        return CosmosStore.from_settings(settings, throughput=settings.cosmos_throughput)
     from bot.store.sqlite import SQLiteStore
 
     return SQLiteStore(settings.sqlite_path)
 
 
-def build_runbooks(settings: Settings) -> RunbookSearch | None:
-    """The runbook index, or None (with a warning) when it cannot be built."""
-    from bot.retrieval import build_index
+class LazyRunbooks:
+    """The runbook index, opened (and brought up to date) on first use, not at start-up.
 
-    return build_index(settings)
+    Commands that never triage (``incidents``, ``timeline``) then never touch it, and ``serve``
+    warms it in a worker thread after start-up so the first triage does not wait.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._index: RunbookSearch | None = None
+        self._lock = threading.Lock()
+
+    def warm(self) -> RunbookSearch:
+        """Open the index now (idempotent, thread-safe)."""
+        with self._lock:
+            if self._index is None:
+                from bot.retrieval import build_index
+
+                self._index = build_index(self._settings)
+            return self._index
+
+    def search(
+        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+    ) -> list[RunbookChunk]:
+        """Search the index, opening it first if needed."""
+        return self.warm().search(query, k, service=service, category=category)
 
 
 def replica_name(settings: Settings) -> str:
@@ -93,7 +116,7 @@ def build_services(
         store=store,
         policy=policy,
         triager=build_triager(settings, store),
-        runbooks=runbooks if runbooks is not None else build_runbooks(settings),
+        runbooks=runbooks if runbooks is not None else LazyRunbooks(settings),
         notifier=notifier or SilentNotifier(),
         executors=actions.build_executors(settings),
         ingest_options=IngestOptions(

@@ -6,6 +6,7 @@ models; storage, chat, the LLM and the runbook index are ports handed in by the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -227,7 +228,8 @@ class Pipeline:
         incident = await self.store.get_incident(incident_id)
         alerts = await self.store.list_alerts(incident_id, limit=20)
         started = time.perf_counter()
-        chunks = self._runbooks_for(incident, alerts)
+        # Index look-ups are blocking SQLite / HTTP calls: keep them off the event loop.
+        chunks = await asyncio.to_thread(self._runbooks_for, incident, alerts)
         triage = await self.triager.triage(
             incident, alerts, chunks, self.policy.action_names(), now
         )

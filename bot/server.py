@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import uvicorn
 
-from bot.app import build_services
+from bot.app import LazyRunbooks, build_services
 from bot.config import Settings
 from bot.web import create_app
 
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 def serve(settings: Settings, *, host: str, port: int, socket_mode: bool = False) -> int:
     """Run until interrupted; returns the process exit code."""
     services = build_services(settings)
+    runbooks = services.pipeline.runbooks
+    if isinstance(runbooks, LazyRunbooks):
+        warm = runbooks.warm
+
+        async def warm_runbooks() -> None:
+            asyncio.get_running_loop().run_in_executor(None, warm)
+
+        services.on_start.append(warm_runbooks)
     extra_routes = []
     if settings.slack_enabled:
         from bot.slack.wiring import attach_slack
