@@ -17,7 +17,7 @@ from bot import timeline
 from bot.clock import utcnow
 from bot.errors import NotFound
 from bot.metrics import APPROVALS
-from bot.models import Feedback, Vote
+from bot.models import ActionState, Feedback, Vote
 from bot.slack import messages
 from bot.slack.action_ids import FEEDBACK_ACTIONS, VOTE_ACTIONS, ActionId
 from bot.slack.runtime import SlackRuntime
@@ -106,8 +106,10 @@ class ClickHandlers:
             vote=vote.value,
         )
         await self._reply(click, messages.vote_refused(result.message))
-        incident = await services.store.get_incident(request.incident_id)
-        await self.runtime.notifier.refresh_card(incident, result.request)
+        if result.request.state is not ActionState.PENDING_APPROVAL:
+            # A click on a card that still shows buttons for a closed request: fix the card.
+            incident = await services.store.get_incident(request.incident_id)
+            await self.runtime.notifier.refresh_card(incident, result.request)
 
     async def _unknown(self, click: Click) -> None:
         APPROVALS.labels(outcome="refused").inc()
