@@ -25,6 +25,8 @@ from statistics import quantiles
 
 import aiohttp
 
+from benchmarks.report import figure
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 
@@ -195,6 +197,31 @@ def main() -> int:
     )
     ok = result["incidents"] <= 20 and result["triages"] <= 20 and result["lost"] == 0
     print(f"storm targets (<= 20 incidents, <= 20 triages, 0 lost): {'met' if ok else 'MISSED'}")
+    figure(
+        "webhook throughput",
+        mine["rate"],
+        "alerts/s",
+        baseline=base["rate"],
+        target=">= 1000 alerts/s",
+        met=mine["rate"] >= 1000,
+    )
+    figure("webhook p50 latency", mine["p50"], "ms", baseline=base["p50"])
+    figure("webhook p99 latency", mine["p99"], "ms", baseline=base["p99"])
+    figure(
+        "storm incidents",
+        result["incidents"],
+        "count",
+        target="<= 20",
+        met=result["incidents"] <= 20,
+    )
+    figure(
+        "storm triage calls",
+        result["triages"],
+        "count",
+        target="<= 20",
+        met=result["triages"] <= 20,
+    )
+    figure("storm alerts lost", result["lost"], "count", target="0", met=result["lost"] == 0)
     return 0
 
 
