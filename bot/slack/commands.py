@@ -296,6 +296,6 @@ class IncidentCommand:
             await self._respond(caller, markdown, in_channel=True, markdown=True)
 
 
-def register(app: AsyncApp, runtime: SlackRuntime) -> None:
+def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the `/incident` listener to the Bolt app."""
     app.command(COMMAND)(IncidentCommand(runtime).on_command)

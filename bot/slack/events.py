@@ -92,6 +92,6 @@ class AlertChannelListener:
         return await mutate_incident(self.runtime.services.store, incident_id, change)
 
 
-def register(app: AsyncApp, runtime: SlackRuntime) -> None:
+def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the message listener to the Bolt app."""
     app.event("message")(AlertChannelListener(runtime).on_message)

@@ -171,7 +171,7 @@ class ClickHandlers:
         return incident_id if any(t.id == click.value for t in triages) else None
 
 
-def register(app: AsyncApp, runtime: SlackRuntime) -> None:
+def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the button listeners to the Bolt app."""
     handlers = ClickHandlers(runtime)
     for action_id in VOTE_ACTIONS:

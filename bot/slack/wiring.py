@@ -155,9 +155,9 @@ def attach_slack(services: Services, socket_mode: bool) -> list[BaseRoute]:
     client = build_client(settings)
     runtime = build_runtime(services, client)
     app = build_app(client, settings.slack_signing_secret.get_secret_value())
-    commands.register(app, runtime)
-    interactions.register(app, runtime)
-    events.register(app, runtime)
+    commands.attach(app, runtime)
+    interactions.attach(app, runtime)
+    events.attach(app, runtime)
     services.readiness.append(SlackProbe(client).check)
     services.on_stop.append(runtime.work.drain)
     if socket_mode:

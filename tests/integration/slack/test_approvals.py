@@ -283,3 +283,12 @@ def _eventually(check: Any, timeout: float = 10.0) -> bool:
 def _wait_state(bot: BotProcess, request_id: str, state: ActionState) -> ActionRequest:
     _eventually(lambda: request_of(bot, request_id).state is state)
     return request_of(bot, request_id)
+
+
+def test_readiness_includes_slack_auth(bot: BotProcess, recorder: SlackRecorder) -> None:
+    from tests.integration.slack.harness import http
+
+    answer = http(f"{bot.url}/readyz", None, {}, "GET")
+    assert answer.status == 200, answer.body
+    assert answer.json()["checks"]["slack"] == "ok (test/incident-bot)"
+    assert recorder.find("auth.test")
