@@ -28,7 +28,7 @@ def bot(recorder: SlackRecorder, tmp_path_factory: pytest.TempPathFactory) -> It
     env = bot_env(
         workdir,
         recorder.url,
-        APPROVAL_TTL_SECONDS="4",
+        APPROVAL_TTL_SECONDS="6",
         APPROVAL_REMINDER_SECONDS="1",
         SCHEDULER_INTERVAL_SECONDS="0.25",
     )
