@@ -33,6 +33,7 @@ from bot.models import ActionRequest, ActionState, Category, Incident, Proposal,
 from bot.policy import EvaluationContext, load_policy
 from bot.store.base import Store
 from tests.integration.cosmos.emulator import CosmosServer, running_server
+from tests.policies import unfrozen_policy_dir
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +60,7 @@ def shared_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]
         "RUNBOOK_EMBEDDINGS": "none",
         "LOG_LEVEL": "WARNING",
         "ALERT_WEBHOOK_TOKEN": TOKEN,
+        "POLICY_DIR": str(unfrozen_policy_dir(tmp_path / "policies")),
     }
     if request.param == "sqlite":
         env.update(STORE_BACKEND="sqlite", SQLITE_PATH=str(tmp_path / "shared.db"))

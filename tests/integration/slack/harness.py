@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.policies import unfrozen_policy_dir
+
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-token"
@@ -208,6 +210,7 @@ def bot_env(workdir: Path, recorder_url: str, **overrides: str) -> dict[str, str
         "SQLITE_PATH": str(workdir / "bot.db"),
         "RUNBOOK_INDEX_PATH": str(workdir / "runbooks.db"),
         "RUNBOOK_EMBEDDINGS": "none",
+        "POLICY_DIR": str(unfrozen_policy_dir(workdir / "policies")),
         "LLM_PROVIDER": "openai",
         "OPENAI_BASE_URL": f"{recorder_url}/v1",
         "OPENAI_API_KEY": "sk-test",
