@@ -177,12 +177,14 @@ class AzureRunbookIndex:
         return SemanticSearch(configurations=[config])
 
     def index(self, runbooks: list[Runbook], progress: Progress | None = None) -> IndexStats:
-        """Create or update the index, upload every chunk, then delete chunks no longer shipped."""
+        """Define the index; unless it already holds this corpus, upload it and drop the rest."""
         embedder_name = self._embedder.name if self._embedder is not None else ""
         content_hash = corpus_hash(runbooks, INDEX_FORMAT, embedder_name)
         chunks = [chunk for runbook in runbooks for chunk in chunk_runbook(runbook)]
         try:
             self._indexes.create_or_update_index(self.index_definition())
+            if self._holds_exactly(content_hash, len(chunks)):
+                return self._stats(len(runbooks), len(chunks), False, content_hash)
             self._upload(chunks, content_hash, progress)
             stale = self._stale_keys(content_hash)
             if stale:
@@ -190,15 +192,29 @@ class AzureRunbookIndex:
         except AzureError as exc:
             raise ConfigError(f"AZURE_SEARCH_ENDPOINT: indexing failed: {exc}") from exc
         log.info("azure runbook index %s: %d chunks, %s", self.index_name, len(chunks), self.mode)
+        return self._stats(len(runbooks), len(chunks), True, content_hash)
+
+    def _stats(self, runbooks: int, chunks: int, rebuilt: bool, content_hash: str) -> IndexStats:
         return IndexStats(
             backend=self.backend,
             mode=self.mode,
-            runbooks=len(runbooks),
-            chunks=len(chunks),
-            rebuilt=True,
+            runbooks=runbooks,
+            chunks=chunks,
+            rebuilt=rebuilt,
             content_hash=content_hash,
-            embedder=embedder_name,
+            embedder=self._embedder.name if self._embedder is not None else "",
         )
+
+    def _count(self, filter_expression: str | None) -> int:
+        results = self._search.search(
+            search_text="*", filter=filter_expression, include_total_count=True, top=0
+        )
+        return int(results.get_count() or 0)
+
+    def _holds_exactly(self, content_hash: str, chunks: int) -> bool:
+        """True when every document is from this corpus (another replica indexed it already)."""
+        same = self._count(f"content_hash eq {_quote(content_hash)}")
+        return same == chunks and self._count(None) == chunks
 
     def _upload(
         self, chunks: list[RunbookChunk], content_hash: str, progress: Progress | None

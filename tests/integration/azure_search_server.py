@@ -35,7 +35,7 @@ _INDEX_PATH = re.compile(r"^/indexes\('([^']+)'\)(/docs/search\.(index|post\.sea
 _FILTERS = {
     "services": re.compile(r"^services/any\(s: s eq '((?:[^']|'')*)' or s eq '\*'\)$"),
     "categories": re.compile(r"^categories/any\(c: c eq '((?:[^']|'')*)'\)$"),
-    "content_hash": re.compile(r"^content_hash ne '((?:[^']|'')*)'$"),
+    "content_hash": re.compile(r"^content_hash (eq|ne) '((?:[^']|'')*)'$"),
 }
 
 
@@ -102,9 +102,10 @@ def _matches(document: dict[str, Any], clause: str) -> bool:
         found = pattern.match(clause)
         if not found:
             continue
-        value = found.group(1).replace("''", "'")
+        value = found.group(found.lastindex or 1).replace("''", "'")
         if name == "content_hash":
-            return bool(document.get("content_hash") != value)
+            same = document.get("content_hash") == value
+            return same if found.group(1) == "eq" else not same
         members = document.get(name) or []
         return value in members or (name == "services" and "*" in members)
     raise ValueError(f"unsupported filter clause: {clause}")
@@ -144,7 +145,10 @@ def run_search(service: SearchService, index: str, body: dict[str, Any]) -> dict
             # The semantic ranker scores 0..4; the stand-in keeps the keyword order.
             item["@search.rerankerScore"] = max(0.0, 4.0 - 0.5 * rank)
         value.append(item)
-    return {"value": value}
+    answer: dict[str, Any] = {"value": value}
+    if body.get("count"):
+        answer["@odata.count"] = len(scored)
+    return answer
 
 
 def _handler(service: SearchService) -> type[BaseHTTPRequestHandler]:

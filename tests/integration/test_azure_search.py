@@ -110,6 +110,15 @@ def test_index_defines_vector_field_and_hnsw_profile_then_uploads_every_chunk(
     assert first["content_hash"] == stats.content_hash
     assert len(service.documents["runbooks"]) == CHUNKS
 
+    # A second replica starting up finds the corpus there and uploads nothing.
+    service.requests.clear()
+    again = _adapter(endpoint, embedder=HashingEmbedder()).index(RUNBOOKS)
+    assert not again.rebuilt and again.content_hash == stats.content_hash
+    assert service.calls("/docs/search.index") == []
+    counts = [r.body for r in service.calls("/docs/search.post.search")]
+    assert counts[0]["filter"] == f"content_hash eq '{stats.content_hash}'"
+    assert counts[0]["count"] is True and counts[0]["top"] == 0
+
 
 def test_search_sends_a_hybrid_query_and_returns_cited_chunks(
     search_service: tuple[str, SearchService],
