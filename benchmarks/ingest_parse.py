@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
+from benchmarks.report import figure
 from bot.errors import PayloadError
 from bot.ingest import IngestOptions, parse_payload
 
@@ -101,6 +102,7 @@ def main() -> None:
             f"{name:34} {len(body):>9} {base * 1e6:>10.1f}us {ours * 1e6:>10.1f}us "
             f"{ours / base:>6.1f}x"
         )
+        figure(f"parse {name}", ours * 1e6, "us", baseline=base * 1e6)
 
 
 if __name__ == "__main__":

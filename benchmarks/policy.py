@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
+from benchmarks.report import figure
 from bot.models import Proposal
 from bot.policy import EvaluationContext, load_policy
 from bot.policy.cases import load_cases
@@ -83,6 +84,17 @@ def main() -> None:
     print(
         f"evaluate costs {base / engine:,.0f}x the baseline per decision; "
         f"target {TARGET_PER_SECOND:,}/s: {'met' if engine >= TARGET_PER_SECOND else 'MISSED'}"
+    )
+    figure(
+        "evaluate decisions/s (best)",
+        engine,
+        "per s",
+        baseline=base,
+        target=f">= {TARGET_PER_SECOND:,}/s",
+        met=engine >= TARGET_PER_SECOND,
+    )
+    figure(
+        "evaluate decisions/s (median)", median(engine_rates), "per s", baseline=median(base_rates)
     )
 
 

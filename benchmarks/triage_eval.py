@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import figure
 from bot.config import load_settings
 from bot.ingest import parse_payload
 from bot.models import Alert, Category, Incident, Severity, Triage
@@ -173,6 +174,17 @@ async def main(argv: list[str] | None = None) -> int:
         print_confusion(score)
         if args.show_misses:
             print_misses(score)
+    majority = Counter(c.category for c in cases).most_common(1)[0][1] / len(cases)
+    for score in scores:
+        figure(
+            f"{score.name} category accuracy",
+            score.accuracy,
+            "fraction",
+            baseline=majority,
+            target=">= 0.80 (rules)" if score.name == "rules" else "",
+            met=score.accuracy >= 0.8 if score.name == "rules" else None,
+        )
+        figure(f"{score.name} severity within 1", score.severity_within_one, "fraction")
     return 0
 
 
