@@ -1,7 +1,7 @@
 """Runbook retrieval benchmark: recall@3 and MRR on labelled alerts, BM25 alone vs hybrid,
 and p50/p99 query latency on a 20-chunk and a 2,000-chunk corpus.
 
-Run: .venv/bin/python benchmarks/retrieval.py [--model-dir var/models] [--repeat 5]
+Run: .venv/bin/python -m benchmarks.retrieval [--model-dir var/models] [--repeat 5] [--show-misses]
 Hybrid needs the embeddings extra; without it only the BM25 rows are printed.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import figure  # noqa: E402
 from bot.retrieval import LocalRunbookIndex, Runbook, chunk_runbook, load_runbooks  # noqa: E402
 from bot.retrieval.embedders import Embedder, load_embedder  # noqa: E402
 
@@ -121,8 +122,36 @@ def latency(
     return stats.chunks, statistics.median(timings), p99
 
 
+def _report(
+    quality_rows: dict[str, tuple[float, float]], p99: dict[tuple[str, int], float]
+) -> None:
+    """Machine-readable figures for benchmarks.run_all: hybrid against BM25 alone."""
+    bm25_recall, bm25_mrr = quality_rows["bm25 only"]
+    mode = "hybrid" if "hybrid" in quality_rows else "bm25 only"
+    recall, mrr = quality_rows[mode]
+    figure(
+        f"recall@3 ({mode})",
+        recall,
+        "ratio",
+        baseline=bm25_recall,
+        target=">= 0.9 and >= bm25",
+        met=mode == "hybrid" and recall >= 0.9 and recall >= bm25_recall,
+    )
+    figure(f"MRR ({mode})", mrr, "ratio", baseline=bm25_mrr)
+    for size in sorted({size for _, size in p99}):
+        met = p99[(mode, size)] <= 20.0 if size >= 2000 else None
+        figure(
+            f"p99 query, {size} chunks ({mode})",
+            p99[(mode, size)],
+            "ms",
+            baseline=p99[("bm25 only", size)],
+            target="<= 20 ms" if size >= 2000 else "",
+            met=met,
+        )
+
+
 def main() -> int:
-    """Print the quality and latency tables."""
+    """Print the quality and latency tables, then the figures for run_all."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=ROOT / "var" / "models")
     parser.add_argument("--repeat", type=int, default=5)
@@ -140,12 +169,14 @@ def main() -> int:
 
     print(f"{len(runbooks)} runbooks, {len(queries)} labelled queries (service filter applied)\n")
     print(f"{'mode':<10} {'recall@3':>9} {'MRR':>7}")
+    quality_rows: dict[str, tuple[float, float]] = {}
     for name, model in modes:
         with tempfile.TemporaryDirectory() as tmp:
             index = LocalRunbookIndex(Path(tmp) / "q.db", model)
             index.index(runbooks)
             recall, mrr, misses = quality(index, queries)
             index.close()
+        quality_rows[name] = (recall, mrr)
         print(f"{name:<10} {recall:>9.3f} {mrr:>7.3f}")
         if args.show_misses:
             for miss in misses:
@@ -157,10 +188,14 @@ def main() -> int:
         f"\n{'mode':<10} {'chunks':>7} {'p50 ms':>8} {'p99 ms':>8}"
         f"   ({args.repeat}x{len(queries)} queries)"
     )
+    p99_rows: dict[tuple[str, int], float] = {}
     for name, model in modes:
-        for corpus in (small, large):
+        for target, corpus in ((20, small), (2000, large)):
             chunks, p50, p99 = latency(corpus, model, queries, args.repeat)
+            p99_rows[(name, target)] = p99
             print(f"{name:<10} {chunks:>7} {p50:>8.2f} {p99:>8.2f}")
+    print()
+    _report(quality_rows, p99_rows)
     return 0
 
 
