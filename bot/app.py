@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from bot import actions
 from bot.clock import utcnow
 from bot.config import Settings, StoreBackend
+from bot.errors import ConfigError
 from bot.ingest import IngestOptions
 from bot.models import RunbookChunk
 from bot.notify import Notifier, SilentNotifier
 from bot.pipeline import Pipeline, RunbookSearch
 from bot.policy import Policy, load_policy
+from bot.retrieval.index import RunbookIndex
 from bot.store.base import Store
 from bot.triage import build_triager
 
@@ -37,29 +39,52 @@ def build_store(settings: Settings) -> Store:
 class LazyRunbooks:
     """The runbook index, opened (and brought up to date) on first use, not at start-up.
 
-    Commands that never triage (``incidents``, ``timeline``) then never touch it, and ``serve``
-    warms it in a worker thread after start-up so the first triage does not wait.
+    Commands that never triage (``incidents``, ``timeline``) never touch it; ``serve`` warms it
+    in a worker thread after start-up and the scheduler refreshes it when the files change.
+    Invalid runbook files never stop triage: the error is logged and the last good index stays.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._index: RunbookSearch | None = None
+        self._index: RunbookIndex | None = None
+        self._warmed = False
         self._lock = threading.Lock()
+        self.problem: str | None = None
 
-    def warm(self) -> RunbookSearch:
-        """Open the index now (idempotent, thread-safe)."""
+    def _opened(self) -> RunbookIndex:
+        if self._index is None:
+            from bot.retrieval import open_index
+
+            self._index = open_index(self._settings)
+        return self._index
+
+    def refresh(self) -> bool:
+        """Re-index if the runbook files changed; True when it rebuilt."""
+        from bot.retrieval import load_runbooks
+
         with self._lock:
-            if self._index is None:
-                from bot.retrieval import build_index
+            index = self._opened()
+            self._warmed = True
+            try:
+                runbooks = load_runbooks(self._settings.runbook_dir)
+            except ConfigError as exc:
+                self.problem = str(exc)
+                log.error("runbooks not re-indexed: %s", exc)
+                return False
+            self.problem = None
+            return index.index(runbooks).rebuilt
 
-                self._index = build_index(self._settings)
-            return self._index
+    def warm(self) -> None:
+        """Open and index once (idempotent, thread-safe)."""
+        if not self._warmed:
+            self.refresh()
 
     def search(
         self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
     ) -> list[RunbookChunk]:
         """Search the index, opening it first if needed."""
-        return self.warm().search(query, k, service=service, category=category)
+        self.warm()
+        return self._opened().search(query, k, service=service, category=category)
 
 
 def replica_name(settings: Settings) -> str:

@@ -16,8 +16,9 @@ from typing import Protocol, runtime_checkable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import timeline
-from bot.app import Services
+from bot.app import LazyRunbooks, Services
 from bot.clock import utcnow
+from bot.config import RunbookBackend
 from bot.errors import Conflict, NotFound
 from bot.models import ActionRequest, ActionState, Incident
 from bot.pipeline import BOT_ACTOR, Pipeline
@@ -124,22 +125,24 @@ async def triage_sweep(pipeline: Pipeline, now: datetime) -> int:
 
 
 async def reindex_sweep(services: Services, now: datetime) -> bool:
-    """Bring the runbook index up to date if the files changed; True when it rebuilt."""
-    from bot.retrieval import RunbookIndex, load_runbooks
+    """Bring the runbook index up to date if the files changed; True when it rebuilt.
 
+    A local index lives beside each replica, so every replica refreshes its own (a no-op when
+    nothing changed); a shared Azure index is refreshed by one replica at a time (lease).
+    """
     index = services.pipeline.runbooks
-    if not isinstance(index, RunbookIndex):
+    if not isinstance(index, LazyRunbooks):
         return False
-    lease_seconds = services.settings.runbook_reindex_seconds
-    if not await services.store.acquire_lease(
-        REINDEX_LEASE, services.pipeline.replica_id, now, lease_seconds
-    ):
-        return False
-    runbooks = await asyncio.to_thread(load_runbooks, services.settings.runbook_dir)
-    stats = await asyncio.to_thread(index.index, runbooks)
-    if stats.rebuilt:
-        log.info("runbooks re-indexed", extra={"chunks": stats.chunks})
-    return bool(stats.rebuilt)
+    if services.settings.runbook_backend is RunbookBackend.AZURE:
+        lease_seconds = services.settings.runbook_reindex_seconds
+        if not await services.store.acquire_lease(
+            REINDEX_LEASE, services.pipeline.replica_id, now, lease_seconds
+        ):
+            return False
+    rebuilt = await asyncio.to_thread(index.refresh)
+    if rebuilt:
+        log.info("runbooks re-indexed")
+    return rebuilt
 
 
 async def _run(name: str, services: Services) -> None:

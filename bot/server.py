@@ -22,6 +22,7 @@ def serve(settings: Settings, *, host: str, port: int, socket_mode: bool = False
         warm = runbooks.warm
 
         async def warm_runbooks() -> None:
+            # Not awaited: start-up must not wait for indexing (or a one-off model distil).
             asyncio.get_running_loop().run_in_executor(None, warm)
 
         services.on_start.append(warm_runbooks)

@@ -21,7 +21,10 @@ fi
 
 echo "== installing Python packages"
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# torch first, pinned: the embeddings extra needs it only to distil the static runbook model once,
+# and an unpinned requirement would pull a multi-GB CUDA build instead of the CPU wheel.
+.venv/bin/python -m pip install -q --disable-pip-version-check 'torch==2.13.0'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,embeddings]'
 
 echo "== ruff"
 .venv/bin/ruff check bot tests benchmarks
