@@ -25,7 +25,7 @@ async def mutate_incident(
     """
     for attempt in range(CAS_ATTEMPTS):
         current = known if known and attempt == 0 else await store.get_incident(incident_id)
-        updated = change(current.model_copy(deep=True))
+        updated = change(current.model_copy())  # Incident holds no nested mutable values
         if updated is None:
             return current
         try:
