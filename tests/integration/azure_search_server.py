@@ -9,9 +9,7 @@ OData filter forms the adapter writes. Anything else is answered 400, like the s
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import ipaddress
 import json
 import math
 import re
@@ -25,10 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.integration.tls import self_signed_certificate
 
 API_KEY = "test-admin-key"
 _INDEX_PATH = re.compile(r"^/indexes\('([^']+)'\)(/docs/search\.(index|post\.search))?$")
@@ -37,39 +32,6 @@ _FILTERS = {
     "categories": re.compile(r"^categories/any\(c: c eq '((?:[^']|'')*)'\)$"),
     "content_hash": re.compile(r"^content_hash (eq|ne) '((?:[^']|'')*)'$"),
 }
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """Write a fresh localhost / 127.0.0.1 certificate and key; return their paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "search-cert.pem", folder / "search-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 @dataclass

@@ -12,8 +12,6 @@ Differences from real Cosmos DB that the store and these tests live with:
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import shutil
 import subprocess
@@ -25,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+
+from tests.integration.tls import self_signed_certificate
 
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE / "server.js"
@@ -61,39 +57,6 @@ def unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
-def write_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost / 127.0.0.1 (the bundled one has expired)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def _await_port(proc: subprocess.Popen[str], log_path: Path) -> int:
     """Read the launcher's "listening PORT" line, or raise when it dies or stalls."""
     found: list[int] = []
@@ -123,7 +86,7 @@ def running_server(folder: Path) -> Iterator[CosmosServer]:
         unavailable("node is not installed (bash scripts/test.sh needs nodejs and npm)")
     if not PACKAGE.is_dir():
         unavailable(f"npm package missing: run `npm install` in {HERE}")
-    cert, key = write_certificate(folder)
+    cert, key = self_signed_certificate(folder)
     log_path = folder / "cosmosdb-server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
