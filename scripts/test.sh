@@ -26,6 +26,9 @@ echo "== installing Python packages"
 .venv/bin/python -m pip install -q --disable-pip-version-check 'torch==2.13.0'
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,embeddings]'
 
+echo "== runbook index (the first run distils the local embedding model once, ~30 s)"
+.venv/bin/incident-bot runbooks index
+
 echo "== ruff"
 .venv/bin/ruff check bot tests benchmarks
 echo "== mypy"

@@ -143,7 +143,7 @@ def test_alertmanager_firing_then_resolved(alertmanager: tuple[str, str, Path]) 
     alerts = asyncio.run(store.list_alerts(incident.id))
     assert {a.labels["instance"] for a in alerts} == {"checkout-0:8080", "checkout-1:8080"}
     assert all(a.source == "alertmanager" and a.fingerprint for a in alerts)
-    assert _wait_for(lambda: asyncio.run(store.list_triages(incident.id)), "triage")
+    assert _wait_for(lambda: asyncio.run(store.list_triages(incident.id)), "triage", 60)
 
     now = datetime.now(UTC)
     resolved = [dict(a, startsAt=a["startsAt"], endsAt=now.isoformat()) for a in firing]
