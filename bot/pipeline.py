@@ -151,19 +151,12 @@ class Pipeline:
     ) -> None:
         incident, created = await self._incident_for(alert, now, filed)
         alert.incident_id = incident.id if incident else None
-        if not await self.store.add_alert(alert):
-            receipt.duplicates += 1
-            return
-        receipt.stored += 1
-        receipt.alerts.append(alert)
-        if incident is None:
-            receipt.unmatched_resolved += 1
-            return
-        filed.alerts[incident.id].append(alert)
-        if incident.id not in receipt.incident_ids:
-            receipt.incident_ids.append(incident.id)
-        if created:
+        if incident is not None and created:
+            # Reported even if this alert turns out to be a duplicate: a resend racing through
+            # another replica may store the alert first, and then only this call knows the
+            # incident is new and must be triaged.
             receipt.new_incident_ids.append(incident.id)
+            receipt.incident_ids.append(incident.id)
             await timeline.note(
                 self.store,
                 incident.id,
@@ -176,6 +169,17 @@ class Pipeline:
                 group_key=alert.group_key,
                 alert_id=alert.id,
             )
+        if not await self.store.add_alert(alert):
+            receipt.duplicates += 1
+            return
+        receipt.stored += 1
+        receipt.alerts.append(alert)
+        if incident is None:
+            receipt.unmatched_resolved += 1
+            return
+        filed.alerts[incident.id].append(alert)
+        if incident.id not in receipt.incident_ids:
+            receipt.incident_ids.append(incident.id)
 
     async def _incident_for(
         self, alert: Alert, now: datetime, filed: _Filing
