@@ -92,8 +92,7 @@ class ClickHandlers:
         result = await services.pipeline.vote(
             request.id, click.user_id, vote, now, group_members=groups
         )
-        APPROVALS.labels(outcome="accepted" if result.accepted else "refused").inc()
-        if result.accepted:
+        if result.accepted:  # Pipeline.vote already counted the vote in APPROVALS
             return
         await timeline.note(
             services.store,
