@@ -19,8 +19,8 @@ from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError, NotFound, PayloadError
 from bot.ingest import SOURCES
 from bot.models import IncidentStatus
+from bot.redaction import Redactor
 from bot.reports import incident_summary, triage_report
-from bot.triage.redaction import Redactor
 
 log = logging.getLogger(__name__)
 

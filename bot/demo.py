@@ -11,9 +11,9 @@ from bot.clock import utcnow
 from bot.config import LLMProvider, Settings
 from bot.models import ActionRequest, ActionState, Vote
 from bot.pipeline import TriageResult
+from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.timeline import render_text
-from bot.triage.redaction import Redactor
 
 
 def _say(text: str = "") -> None:

@@ -9,12 +9,12 @@ from collections import defaultdict
 from bot.errors import Conflict, NotFound
 from bot.incidents import mutate_incident
 from bot.models import ActionRequest, ActionState, Alert, Incident, Triage
+from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack import messages
 from bot.slack.blocks import make_clean, triage_card
 from bot.slack.outbox import Outbox
 from bot.store.base import Store
-from bot.triage.redaction import Redactor
 
 log = logging.getLogger(__name__)
 

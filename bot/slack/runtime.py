@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from bot.app import Services
 from bot.errors import BotError
+from bot.redaction import Redactor
 from bot.slack import messages
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import Outbox
-from bot.triage.redaction import Redactor
 from bot.web import BackgroundWork
 
 log = logging.getLogger(__name__)

@@ -26,12 +26,12 @@ from bot.app import Services
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.metrics import SLACK_API_RETRIES
+from bot.redaction import Redactor
 from bot.slack import commands, events, interactions
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import Outbox
 from bot.slack.runtime import SlackRuntime
-from bot.triage.redaction import Redactor
 from bot.web import BackgroundWork
 
 log = logging.getLogger(__name__)

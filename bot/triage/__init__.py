@@ -4,10 +4,10 @@ Public API: ``Triager`` (the port), ``build_triager(settings, store)``, ``RulesE
 ``LLMTriager`` and ``Redactor``.
 """
 
+from bot.redaction import Redactor
 from bot.triage.base import Triager
 from bot.triage.build import RulesTriager, build_triager
 from bot.triage.llm import LLMTriager
-from bot.triage.redaction import Redactor
 from bot.triage.rules import RulesEngine
 
 __all__ = ["LLMTriager", "Redactor", "RulesEngine", "RulesTriager", "Triager", "build_triager"]

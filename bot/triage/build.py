@@ -9,13 +9,13 @@ import openai
 from bot.config import LLMProvider, Settings
 from bot.errors import ConfigError
 from bot.models import Alert, Incident, RunbookChunk, Triage
+from bot.redaction import Redactor
 from bot.store.base import Store
 from bot.triage.base import Triager
 from bot.triage.gateway import OpenAIChat, RetryPolicy
 from bot.triage.llm import LLMTriager
 from bot.triage.output import failed, scrub
 from bot.triage.prompts import PromptSet
-from bot.triage.redaction import Redactor
 from bot.triage.rules import RulesEngine
 from bot.triage.usage import PriceTable
 

@@ -8,13 +8,13 @@ from datetime import datetime
 
 from bot.errors import TriageError
 from bot.models import Alert, Event, Incident, RunbookChunk, TokenUsage, Triage
+from bot.redaction import Redactor
 from bot.store.base import Store
 from bot.triage.base import ChatMessage
 from bot.triage.context import TriageContext
 from bot.triage.gateway import ChatGateway, Completion
 from bot.triage.output import as_fallback, failed, scrub
 from bot.triage.prompts import PromptSet, feedback
-from bot.triage.redaction import Redactor
 from bot.triage.rules import RulesEngine
 from bot.triage.usage import PriceTable, TokenBudget, budget_day
 from bot.triage.validation import check_reply

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.models import Category, ExecutionStatus, Incident, Severity, Triage
-from bot.triage.redaction import Redactor
+from bot.redaction import Redactor
 
 # Free text a model wrote is shown in Slack; long essays help nobody at 2 AM.
 TEXT_LIMIT = 2000

@@ -19,9 +19,9 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.models import Alert, Category, Incident, RunbookChunk
+from bot.redaction import Redactor
 from bot.triage.base import ChatMessage
 from bot.triage.context import TriageContext
-from bot.triage.redaction import Redactor
 
 _PARTIAL = re.compile(r"\{\{>\s*([A-Za-z0-9_-]+)\s*\}\}")
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from bot.config import PROJECT_ROOT, load_settings
 from bot.models import Alert, Category, ExecutionStatus, Incident, RunbookChunk, Severity
+from bot.redaction import Redactor
 from bot.store.sqlite import SQLiteStore
 from bot.triage import LLMTriager, build_triager
 from bot.triage.gateway import JSON_OBJECT, OpenAIChat, RetryPolicy
 from bot.triage.prompts import PromptSet
-from bot.triage.redaction import Redactor
 from bot.triage.rules import RulesEngine
 from bot.triage.usage import PriceTable, budget_day
 from tests.integration.llm_server import LLMServer, Reply

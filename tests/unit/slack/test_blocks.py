@@ -17,10 +17,10 @@ from bot.models import (
     RuleHit,
     Triage,
 )
+from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack.action_ids import ActionId
 from bot.slack.blocks import make_clean, triage_card
-from bot.triage.redaction import Redactor
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 REDACTOR = Redactor()

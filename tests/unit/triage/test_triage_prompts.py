@@ -12,9 +12,9 @@ from jsonschema import Draft202012Validator
 from bot.config import PROJECT_ROOT
 from bot.errors import ConfigError
 from bot.models import Alert, Category, Incident
+from bot.redaction import Redactor
 from bot.triage.context import TriageContext
 from bot.triage.prompts import PromptSet, neutralise
-from bot.triage.redaction import Redactor
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 PROMPT_DIR = PROJECT_ROOT / "prompts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ConfigError
-from bot.triage.redaction import Redactor
+from bot.redaction import Redactor
 
 REDACTOR = Redactor()
 
