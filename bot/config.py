@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         default=60.0, ge=0, alias="LLM_RETRY_MAX_SLEEP_SECONDS"
     )
     triage_rules_path: Path = Field(
-        default=PROJECT_ROOT / "bot" / "triage" / "rules.yaml", alias="TRIAGE_RULES_PATH"
+        default=PROJECT_ROOT / "bot" / "triage" / "keywords.yaml", alias="TRIAGE_RULES_PATH"
     )
     triage_allow_cross_service: bool = Field(default=False, alias="TRIAGE_ALLOW_CROSS_SERVICE")
 

@@ -1,6 +1,6 @@
 """The offline rules engine: deterministic triage from alert text, honestly labelled as rules.
 
-Rules are data (``rules.yaml``): weighted regex terms per category, severity hints and default
+Rules are data (``keywords.yaml``): weighted regex terms per category, severity hints and default
 proposals. Loading reads the file once; ``RulesEngine.triage`` is pure.
 """
 

@@ -145,7 +145,7 @@ def make_triager(
     return LLMTriager(
         gateway,
         PromptSet.load(PROJECT_ROOT / "prompts"),
-        RulesEngine.from_file(PROJECT_ROOT / "bot" / "triage" / "rules.yaml"),
+        RulesEngine.from_file(PROJECT_ROOT / "bot" / "triage" / "keywords.yaml"),
         Redactor(extra_patterns),
         store,
         PriceTable.load(PROJECT_ROOT / "bot" / "triage" / "prices.yaml"),

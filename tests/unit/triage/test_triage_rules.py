@@ -12,7 +12,7 @@ from bot.models import Alert, Category, ExecutionStatus, Incident, RunbookChunk,
 from bot.triage.rules import RulesEngine, parse_rules
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
-ENGINE = RulesEngine.from_file(PROJECT_ROOT / "bot" / "triage" / "rules.yaml")
+ENGINE = RulesEngine.from_file(PROJECT_ROOT / "bot" / "triage" / "keywords.yaml")
 ALL_ACTIONS = [
     "notify_oncall",
     "collect_diagnostics",
@@ -131,6 +131,6 @@ def test_runbooks_cited_are_the_given_ones_for_the_category() -> None:
 
 def test_a_bad_rules_file_names_the_place() -> None:
     with pytest.raises(ConfigError, match=r"categories\.latency\.terms\[0\]"):
-        parse_rules({"categories": {"latency": {"terms": [{"match": "(bad"}]}}}, "rules.yaml")
-    with pytest.raises(ConfigError, match="rules.yaml"):
-        parse_rules({"categories": {"nonsense": {}}}, "rules.yaml")
+        parse_rules({"categories": {"latency": {"terms": [{"match": "(bad"}]}}}, "keywords.yaml")
+    with pytest.raises(ConfigError, match="keywords.yaml"):
+        parse_rules({"categories": {"nonsense": {}}}, "keywords.yaml")
