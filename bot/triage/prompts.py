@@ -43,7 +43,6 @@ _DELIMITER_WORDS = re.compile(
 # Bounds on what one triage sends: enough context, no runaway prompts.
 TEXT_LIMIT = 2000
 RUNBOOK_TEXT_LIMIT = 3000
-SCHEMA_NAME = "triage"
 
 
 def neutralise(text: str) -> str:
