@@ -35,6 +35,11 @@ def read_status(obj: JsonObject, key: str, path: str) -> AlertStatus | None:
 
 def read_group(root: JsonObject) -> Group:
     """The group-level fields every alert in the payload shares."""
+    # Read only to refuse a contradicting type: a reader elsewhere would see other labels.
+    fields.string_map(root, "groupLabels", "")
+    fields.string_map(root, "commonLabels", "")
+    fields.text(root, "receiver", "")
+    fields.text(root, "externalURL", "")
     return Group(
         key=fields.text(root, "groupKey", ""),
         status=read_status(root, "status", ""),

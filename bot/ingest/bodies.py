@@ -1,4 +1,4 @@
-"""Raw bytes to a JSON value: size, content type, UTF-8, nesting depth, syntax.
+"""Raw bytes to a JSON value: size, content type, UTF-8, nesting depth, syntax, unique keys.
 
 Every refusal is a PayloadError carrying the HTTP status the web edge answers with.
 """
@@ -10,6 +10,7 @@ import re
 from itertools import accumulate
 
 from bot.errors import PayloadError
+from bot.ingest.fields import at
 
 _ACCEPTED_CHARSETS = frozenset({"utf-8", "utf8"})
 # A complete string literal, or (second branch) an unterminated one running to the end:
@@ -118,12 +119,68 @@ def _reject_constant(name: str) -> object:
     raise PayloadError(f"invalid JSON: {name} is not a JSON number", 400)
 
 
+class _RepeatedKeys(dict[str, object]):
+    """An object whose text repeated ``key``; only ever built on the way to a refusal."""
+
+    key: str
+
+
+def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    repeated = _RepeatedKeys(obj)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            repeated.key = key
+            break
+        seen.add(key)
+    return repeated
+
+
+def _first_repeated_key(value: object) -> tuple[str, str] | None:
+    # Document order, without recursion: the refusal names the first repeated key's path.
+    pending: list[tuple[str, object]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, _RepeatedKeys):
+            return at(path, item.key), item.key
+        if isinstance(item, dict):
+            pending.extend((at(path, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend((at(path, i), child) for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+def check_unique_keys(value: object) -> None:
+    """Refuse an object that repeats a key at any depth (422 naming the key's path)."""
+    found = _first_repeated_key(value)
+    if found is not None:
+        path, key = found
+        raise PayloadError(
+            f"{path}: duplicate key {key[:60]!r}; a JSON object must name each key once "
+            "(readers disagree on which value counts)",
+            422,
+        )
+
+
 def load_json(text: str) -> object:
-    """Parse JSON text; syntax errors say where (400)."""
+    """Parse JSON text; syntax errors say where (400), a repeated key says which (422)."""
     if not text.strip():
         raise PayloadError("payload is empty: expected a JSON document", 400)
+    repeated = False
+
+    def unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        nonlocal repeated
+        obj = _unique_object(pairs)
+        repeated = repeated or isinstance(obj, _RepeatedKeys)
+        return obj
+
     try:
-        value: object = json.loads(text, parse_constant=_reject_constant)
+        value: object = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=unique_object
+        )
     except json.JSONDecodeError as exc:
         raise PayloadError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", 400
@@ -133,6 +190,8 @@ def load_json(text: str) -> object:
     except ValueError as exc:
         # e.g. an integer literal longer than the interpreter's digit limit
         raise PayloadError(f"invalid JSON: {exc}", 400) from None
+    if repeated:
+        check_unique_keys(value)
     if _SURROGATE_ESCAPE.search(text):
         _check_surrogates(value)
     return value

@@ -1,4 +1,8 @@
-"""Datadog webhook integration payloads: the default template and common custom ones."""
+"""Datadog webhook integration payloads: the default template and common custom ones.
+
+The payload is whatever the user's template makes of Datadog's variables, and a template may
+leave a numeric one unquoted (``"alert_id": $ALERT_ID``), so scalars of any kind read as text.
+"""
 
 from __future__ import annotations
 
@@ -78,20 +82,20 @@ def _tags(root: JsonObject) -> dict[str, str]:
 def _org_name(root: JsonObject) -> str:
     org = root.get("org")
     if isinstance(org, dict):
-        return fields.text(org, "name", "org")
-    return fields.text(root, "org", "")
+        return fields.scalar(org, "name", "org")
+    return fields.scalar(root, "org", "")
 
 
 def _labels(root: JsonObject, parts: TitleParts, transition: str, priority: str) -> dict[str, str]:
-    labels = {**parts.scope, **split_tags(fields.text(root, "alert_scope", "")), **_tags(root)}
+    labels = {**parts.scope, **split_tags(fields.scalar(root, "alert_scope", "")), **_tags(root)}
     extras = {
         "datadog_transition": transition,
-        "datadog_event_type": fields.text(root, "event_type", ""),
-        "datadog_alert_type": fields.text(root, "alert_type", ""),
-        "monitor_id": fields.text(root, "alert_id", ""),
-        "metric": fields.text(root, "alert_metric", ""),
+        "datadog_event_type": fields.scalar(root, "event_type", ""),
+        "datadog_alert_type": fields.scalar(root, "alert_type", ""),
+        "monitor_id": fields.scalar(root, "alert_id", ""),
+        "metric": fields.scalar(root, "alert_metric", ""),
         "priority": priority,
-        "host": fields.text(root, "hostname", ""),
+        "host": fields.scalar(root, "hostname", ""),
         "datadog_org": _org_name(root),
     }
     for name, value in extras.items():
@@ -109,44 +113,46 @@ def _annotations(root: JsonObject) -> dict[str, str]:
         "user": "user",
         "alert_cycle_key": "alert_cycle_key",
     }
-    found = {name: fields.text(root, key, "") for key, name in wanted.items()}
+    found = {name: fields.scalar(root, key, "") for key, name in wanted.items()}
     return {name: value for name, value in found.items() if value}
 
 
 def read_event(root: JsonObject) -> Draft:
     """One Datadog notification as a Draft."""
     raw_title = (
-        fields.text(root, "title", "")
-        or fields.text(root, "event_title", "")
-        or fields.text(root, "alert_title", "")
+        fields.scalar(root, "title", "")
+        or fields.scalar(root, "event_title", "")
+        or fields.scalar(root, "alert_title", "")
     )
     if not raw_title:
         raise fields.invalid("title", "required field is missing ($EVENT_TITLE in the template)")
     parts = split_title(raw_title)
-    transition = fields.text(root, "alert_transition", "") or parts.transition
-    priority = fields.text(root, "alert_priority", "") or parts.priority
+    transition = fields.scalar(root, "alert_transition", "") or parts.transition
+    priority = fields.scalar(root, "alert_priority", "") or parts.priority
     resolved = transition.lower() in _RESOLVED_TRANSITIONS or (
-        fields.text(root, "alert_type", "").lower() == "success"
+        fields.scalar(root, "alert_type", "").lower() == "success"
     )
     labels = _labels(root, parts, transition, priority)
-    alert_id = fields.text(root, "alert_id", "")
-    aggregation = fields.text(root, "aggreg_key", "") or fields.text(root, "aggregation_key", "")
+    alert_id = fields.scalar(root, "alert_id", "")
+    aggregation = fields.scalar(root, "aggreg_key", "") or fields.scalar(
+        root, "aggregation_key", ""
+    )
     # A notification's own time; a resend of one event keeps it, a new cycle does not.
     happened = fields.epoch_time(root, "date", "") or fields.epoch_time(root, "last_updated", "")
     return Draft(
         title=parts.title or raw_title,
         labels=labels,
         annotations=_annotations(root),
-        description=fields.text(root, "body", "") or fields.text(root, "event_msg", ""),
+        description=fields.scalar(root, "body", "") or fields.scalar(root, "event_msg", ""),
         status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
         starts_at=happened,
         ends_at=happened if resolved else None,
-        url=fields.text(root, "link", "") or fields.text(root, "url", ""),
+        url=fields.scalar(root, "link", "") or fields.scalar(root, "url", ""),
         fingerprint=keyed_fingerprint(SOURCE, alert_id, aggregation)
         if alert_id or aggregation
         else "",
         service_fallbacks=(labels.get("host", ""),),
-        severity_words=(priority, fields.text(root, "priority", ""), transition),
+        severity_words=(priority, fields.scalar(root, "priority", ""), transition),
     )
 
 

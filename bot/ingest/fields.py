@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 from bot.errors import PayloadError
@@ -67,14 +68,36 @@ def scalar_text(value: object, path: str) -> str:
     raise invalid(path, f"expected a string, number or boolean, got {kind(value)}")
 
 
+def string(value: object, path: str) -> str:
+    """``value`` as a JSON string, else 422 (a number is not silently taken as text)."""
+    if not isinstance(value, str):
+        raise invalid(path, f"expected a string, got {kind(value)}")
+    return value
+
+
 def text(obj: JsonObject, key: str, path: str, *, required: bool = False) -> str:
-    """A scalar member as text; missing or null reads as "" unless required."""
+    """A string member, stripped; missing or null reads as "" unless required; else 422."""
+    return _member_text(obj, key, path, string, required)
+
+
+def scalar(obj: JsonObject, key: str, path: str, *, required: bool = False) -> str:
+    """A string, number or boolean member as text, for fields a source may send as either."""
+    return _member_text(obj, key, path, scalar_text, required)
+
+
+def _member_text(
+    obj: JsonObject,
+    key: str,
+    path: str,
+    read: Callable[[object, str], str],
+    required: bool,
+) -> str:
     value = obj.get(key)
     if value is None:
         if required:
             raise invalid(at(path, key), "required field is missing")
         return ""
-    found = scalar_text(value, at(path, key)).strip()
+    found = read(value, at(path, key)).strip()
     if required and not found:
         raise invalid(at(path, key), "must not be empty")
     return found
@@ -101,16 +124,33 @@ def member_list(obj: JsonObject, key: str, path: str, *, required: bool = False)
 
 
 def string_map(obj: JsonObject, key: str, path: str, *, required: bool = False) -> dict[str, str]:
-    """A flat object of scalars (labels, annotations) as str -> str; nested values are 422."""
+    """A flat object of strings (labels, annotations); any other value is 422 naming it."""
     source = member_object(obj, key, path, required=required)
-    found: dict[str, str] = {}
+    where = at(path, key)
+    return {name: string(value, at(where, name)) for name, value in source.items()}
+
+
+def scalar_map(obj: JsonObject, key: str, path: str) -> dict[str, str]:
+    """A flat object of scalars as text (null reads as ""); nested values are 422 naming them."""
+    source = member_object(obj, key, path)
+    where = at(path, key)
+    return {
+        name: "" if value is None else scalar_text(value, at(where, name))
+        for name, value in source.items()
+    }
+
+
+def number_map(obj: JsonObject, key: str, path: str) -> dict[str, float | int]:
+    """A flat object of numbers (null entries skipped); any other value is 422 naming it."""
+    source = member_object(obj, key, path)
+    where = at(path, key)
+    found: dict[str, float | int] = {}
     for name, value in source.items():
-        if isinstance(value, str):
-            found[name] = value
-        elif value is None:
-            found[name] = ""
-        else:
-            found[name] = scalar_text(value, at(at(path, key), name))
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise invalid(at(where, name), f"expected a number, got {kind(value)}")
+        found[name] = value
     return found
 
 

@@ -21,7 +21,8 @@ SOURCE = "generic"
 
 def read_item(item: JsonObject, path: str, received_at: datetime) -> Draft:
     """One generic alert object as a Draft."""
-    labels = fields.string_map(item, "labels", path)
+    # Our own format: label values may be any scalar ({"partitions": 24} reads as "24").
+    labels = fields.scalar_map(item, "labels", path)
     severity = fields.text(item, "severity", path)
     if severity and severity_hint(severity) is None:
         raise fields.invalid(

@@ -17,7 +17,7 @@ _LINKS = ("dashboardURL", "panelURL", "silenceURL", "imageURL")
 
 def _values(item: JsonObject, path: str) -> str:
     # "values" maps query refIds to numbers: {"B": 44.2, "C": 1}
-    found = fields.string_map(item, "values", path)
+    found = fields.number_map(item, "values", path)
     return ", ".join(f"{ref}={value}" for ref, value in sorted(found.items()))
 
 

@@ -85,7 +85,7 @@ def read_event(root: JsonObject) -> Draft:
         "pagerduty_status": status,
         "pagerduty_service": fields.text(service, "summary", "event.data.service"),
         "pagerduty_service_id": fields.text(service, "id", "event.data.service"),
-        "incident_number": fields.text(data, "number", "event.data"),
+        "incident_number": fields.scalar(data, "number", "event.data"),
         "incident_key": fields.text(data, "incident_key", "event.data"),
         "priority": priority,
         "urgency": urgency,

@@ -9,7 +9,9 @@ import pytest
 from bot.errors import PayloadError
 from bot.ingest import SOURCES, IngestOptions
 
-from .payloads import fixture_bytes, parse
+from .payloads import PAYLOADS, fixture_bytes, parse
+
+FIXTURE_NAMES = sorted(str(p.relative_to(PAYLOADS)) for p in PAYLOADS.glob("*/*.json"))
 
 
 def refusal(
@@ -145,7 +147,7 @@ def test_labels_of_wrong_type_name_the_path() -> None:
 def test_nested_label_value_is_422_naming_the_label() -> None:
     error = refusal("alertmanager", am_with({"labels": {"service": {"name": "checkout"}}}))
     assert error.status == 422
-    assert "alerts[0].labels.service: expected a string, number or boolean" in str(error)
+    assert str(error) == "alerts[0].labels.service: expected a string, got an object"
 
 
 def test_missing_labels_is_422() -> None:
@@ -255,3 +257,177 @@ def test_deep_nesting_after_a_long_flat_prefix_is_found() -> None:
     error = refusal("generic", body)
     assert error.status == 422
     assert "line 1, column" in str(error)
+
+
+# --- duplicate keys: one reader keeps the first value, another the last ---------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "body", "path", "key"),
+    [
+        ("generic", b'{"title": "t", "service": "checkout", "service": "payment-gateway"}',
+         "service", "service"),
+        ("generic", b'[{"title": "t", "service": "s"}, {"title": "t", "title": "u"}]',
+         "[1].title", "title"),
+        ("generic", b'{"title": "t", "service": "s", "labels": {"team": "a", "\\u0074eam": "b"}}',
+         "labels.team", "team"),
+        ("alertmanager", b'{"alerts": [{"labels": {"a": "1"}, "status": "firing", "status": "x"}]}',
+         "alerts[0].status", "status"),
+        ("pagerduty", b'{"event": {"data": {"id": "P1", "id": "P2"}}}', "event.data.id", "id"),
+    ],
+)
+def test_duplicate_key_is_422_naming_key_and_path(
+    source: str, body: bytes, path: str, key: str
+) -> None:
+    error = refusal(source, body)
+    assert error.status == 422
+    assert str(error).startswith(f"{path}: duplicate key {key!r}")
+
+
+def test_repeated_key_in_a_fixture_is_found_at_depth() -> None:
+    text = fixture_bytes("alertmanager/firing_multi.json").decode()
+    body = text.replace('"labels": {', '"labels": {"service": "payment-gateway", ', 1).encode()
+    assert json.loads(body)  # the stock parser would take it, last value winning
+    error = refusal("alertmanager", body)
+    assert error.status == 422
+    assert str(error).startswith("alerts[0].labels.service: duplicate key 'service'")
+
+
+def test_same_key_in_sibling_objects_is_fine() -> None:
+    body = b'[{"title": "a", "service": "s"}, {"title": "b", "service": "s"}]'
+    assert len(parse("generic", body).alerts) == 2
+
+
+# --- values whose type contradicts the source's schema --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"labels": {"service": "checkout", "replicas": 3}},
+         "alerts[0].labels.replicas: expected a string, got a number"),
+        ({"labels": {"service": "checkout", "canary": True}},
+         "alerts[0].labels.canary: expected a string, got a boolean"),
+        ({"labels": {"service": None}}, "alerts[0].labels.service: expected a string, got null"),
+        ({"annotations": {"summary": ["a", "b"]}},
+         "alerts[0].annotations.summary: expected a string, got an array"),
+        ({"status": 1}, "alerts[0].status: expected a string, got a number"),
+        ({"fingerprint": 12345}, "alerts[0].fingerprint: expected a string, got a number"),
+        ({"generatorURL": {"href": "x"}},
+         "alerts[0].generatorURL: expected a string, got an object"),
+        ({"startsAt": 1700000000}, "alerts[0].startsAt: expected an RFC 3339 time string"),
+    ],
+)
+def test_alertmanager_type_contradictions_are_422(changes: dict[str, object], message: str) -> None:
+    error = refusal("alertmanager", am_with(changes))
+    assert error.status == 422
+    assert str(error).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("root_changes", "message"),
+    [
+        ({"alerts": {"0": {}}}, "alerts: expected an array, got an object"),
+        ({"commonLabels": {"severity": 2}},
+         "commonLabels.severity: expected a string, got a number"),
+        ({"groupLabels": ["alertname"]}, "groupLabels: expected an object, got an array"),
+        ({"commonAnnotations": "none"}, "commonAnnotations: expected an object, got a string"),
+        ({"groupKey": 7}, "groupKey: expected a string, got a number"),
+        ({"truncatedAlerts": "2"}, "truncatedAlerts: expected a non-negative integer"),
+    ],
+)
+def test_alertmanager_group_type_contradictions_are_422(
+    root_changes: dict[str, object], message: str
+) -> None:
+    document = json.loads(fixture_bytes("alertmanager/firing_multi.json"))
+    document.update(root_changes)
+    error = refusal("alertmanager", json.dumps(document).encode())
+    assert error.status == 422
+    assert str(error).startswith(message)
+
+
+def grafana_with(alert_changes: dict[str, object]) -> bytes:
+    name = next(p for p in FIXTURE_NAMES if p.startswith("grafana/"))
+    document = json.loads(fixture_bytes(name))
+    document["alerts"][0].update(alert_changes)
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"values": [44.2]}, "alerts[0].values: expected an object, got an array"),
+        ({"values": {"B": "44.2"}}, "alerts[0].values.B: expected a number, got a string"),
+        ({"values": {"B": True}}, "alerts[0].values.B: expected a number, got a boolean"),
+        ({"valueString": 3}, "alerts[0].valueString: expected a string, got a number"),
+        ({"dashboardURL": ["x"]}, "alerts[0].dashboardURL: expected a string, got an array"),
+    ],
+)
+def test_grafana_type_contradictions_are_422(changes: dict[str, object], message: str) -> None:
+    error = refusal("grafana", grafana_with({"valueString": "", **changes}))
+    assert error.status == 422
+    assert str(error).startswith(message)
+
+
+def test_grafana_numeric_values_are_shown() -> None:
+    body = grafana_with({"valueString": "", "values": {"C": 1, "B": 44.2, "D": None}})
+    alert = parse("grafana", body).alerts[0]
+    assert alert.annotations["values"] == "B=44.2, C=1"
+
+
+def pagerduty_with(data_changes: dict[str, object]) -> bytes:
+    name = next(p for p in FIXTURE_NAMES if p.startswith("pagerduty/"))
+    document = json.loads(fixture_bytes(name))
+    document["event"]["data"].update(data_changes)
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"event": "incident.triggered"}', "event: expected an object, got a string"),
+        (b'{"event": [1]}', "event: expected an object, got an array"),
+        (pagerduty_with({"title": 42}), "event.data.title: expected a string, got a number"),
+        (pagerduty_with({"status": True}), "event.data.status: expected a string, got a boolean"),
+        (pagerduty_with({"service": "checkout"}),
+         "event.data.service: expected an object, got a string"),
+        (pagerduty_with({"assignees": {"summary": "x"}}),
+         "event.data.assignees: expected an array, got an object"),
+        (pagerduty_with({"id": 5}), "event.data.id: expected a string, got a number"),
+    ],
+)
+def test_pagerduty_type_contradictions_are_422(body: bytes, message: str) -> None:
+    error = refusal("pagerduty", body)
+    assert error.status == 422
+    assert str(error).startswith(message)
+
+
+def test_pagerduty_incident_number_may_be_a_number() -> None:
+    alert = parse("pagerduty", pagerduty_with({"number": 4821})).alerts[0]
+    assert alert.labels["incident_number"] == "4821"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"title": "t", "service": 5}', "service: expected a string, got a number"),
+        (b'{"title": ["t"], "service": "s"}', "title: expected a string, got an array"),
+        (b'{"title": "t", "service": "s", "labels": {"team": {"name": "a"}}}',
+         "labels.team: expected a string, number or boolean, got an object"),
+        (b'{"title": "t", "service": "s", "labels": "team=a"}',
+         "labels: expected an object, got a string"),
+        (b'{"title": "t", "service": "s", "severity": 1}',
+         "severity: expected a string, got a number"),
+    ],
+)
+def test_generic_type_contradictions_are_422(body: bytes, message: str) -> None:
+    error = refusal("generic", body)
+    assert error.status == 422
+    assert str(error).startswith(message)
+
+
+def test_datadog_template_numbers_still_read_as_text() -> None:
+    # A template may leave a variable unquoted: "alert_id": $ALERT_ID.
+    body = b'{"title": "[Triggered] cpu", "alert_id": 98123457, "date": 1700000000}'
+    alert = parse("datadog", body).alerts[0]
+    assert alert.labels["monitor_id"] == "98123457"
