@@ -68,6 +68,7 @@ def main() -> int:
             SQLITE_PATH=f"{tmp}/bot.db",
             RUNBOOK_INDEX_PATH=f"{tmp}/rb.db",
             LOG_LEVEL="WARNING",
+            ALERT_WEBHOOK_ALLOW_UNAUTHENTICATED="true",
         )
         port = _free_port()
         ours = measure(

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -62,6 +62,15 @@ class Settings(BaseSettings):
 
     # alert ingestion
     alert_webhook_token: SecretStr | None = Field(default=None, alias="ALERT_WEBHOOK_TOKEN")
+    alert_webhook_allow_unauthenticated: bool = Field(
+        default=False, alias="ALERT_WEBHOOK_ALLOW_UNAUTHENTICATED"
+    )
+    pagerduty_signing_secret: SecretStr | None = Field(
+        default=None, alias="PAGERDUTY_SIGNING_SECRET"
+    )
+    webhook_read_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, alias="WEBHOOK_READ_TIMEOUT_SECONDS"
+    )
     alert_max_body_bytes: int = Field(default=1_048_576, gt=0, alias="ALERT_MAX_BODY_BYTES")
     alert_max_json_depth: int = Field(default=32, gt=0, le=1000, alias="ALERT_MAX_JSON_DEPTH")
     service_label_order: CsvList = Field(
@@ -81,6 +90,7 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_max_body_bytes: int = Field(default=1_048_576, gt=0, alias="SLACK_MAX_BODY_BYTES")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     slack_alert_channels: CsvList = Field(default_factory=list, alias="SLACK_ALERT_CHANNELS")
     slack_incident_channel: str = Field(default="", alias="SLACK_INCIDENT_CHANNEL")
@@ -156,6 +166,17 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: Any) -> Any:
         return _csv(value)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        # ``TOKEN=`` in an env file must not become a secret that an empty header matches.
+        if info.field_name not in _SECRET_FIELDS:
+            return value
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            return None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -168,6 +189,43 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """Slack posting is on only when both the bot token and signing secret are set."""
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    def check_serve(self, socket_mode: bool) -> None:
+        """Refuse to serve open webhooks or half-configured Slack (ConfigError naming variables)."""
+        problems = [*self._webhook_problems(), *self._slack_problems(socket_mode)]
+        if problems:
+            raise ConfigError("refusing to start: " + "; ".join(problems))
+
+    def _webhook_problems(self) -> list[str]:
+        if self.alert_webhook_token is not None or self.alert_webhook_allow_unauthenticated:
+            return []
+        return [
+            "POST /alerts/{source} would accept anyone: set ALERT_WEBHOOK_TOKEN (and "
+            "PAGERDUTY_SIGNING_SECRET for PagerDuty's signed webhooks), or set "
+            "ALERT_WEBHOOK_ALLOW_UNAUTHENTICATED=true to run without authentication on purpose"
+        ]
+
+    def _slack_problems(self, socket_mode: bool) -> list[str]:
+        given = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token is not None,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret is not None,
+        }
+        if socket_mode:
+            given["SLACK_APP_TOKEN"] = self.slack_app_token is not None
+        missing = [name for name, present in given.items() if not present]
+        if not missing or (len(missing) == len(given) and not socket_mode):
+            return []
+        if socket_mode:
+            return [f"--socket-mode needs {', '.join(given)}; missing: {', '.join(missing)}"]
+        return [
+            f"Slack is half configured: {', '.join(missing)} is missing; set both "
+            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or neither to run without Slack"
+        ]
+
+
+_SECRET_FIELDS = frozenset(
+    name for name, info in Settings.model_fields.items() if info.annotation == SecretStr | None
+)
 
 
 def _variable_name(loc: tuple[int | str, ...]) -> str:

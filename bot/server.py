@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 def serve(settings: Settings, *, host: str, port: int, socket_mode: bool = False) -> int:
     """Run until interrupted; returns the process exit code."""
+    settings.check_serve(socket_mode)
     services = build_services(settings)
     runbooks = services.pipeline.runbooks
     if isinstance(runbooks, LazyRunbooks):

@@ -217,6 +217,8 @@ def bot_env(workdir: Path, recorder_url: str, **overrides: str) -> dict[str, str
         "LLM_MAX_RETRIES": "0",
         "LOG_LEVEL": "INFO",
         "RECORDER_URL": recorder_url,
+        # BotProcess.alert posts without a token: these tests exercise Slack, not webhook auth.
+        "ALERT_WEBHOOK_ALLOW_UNAUTHENTICATED": "true",
     }
     env.update(overrides)
     return env
