@@ -176,10 +176,10 @@ async def test_action_requests_filtered_by_incident_and_state(store: Store) -> N
 async def test_timeline_events_in_order(store: Store) -> None:
     for n in range(5):
         await store.append_event(
-            Event(incident_id="inc-1", at=T0, actor="tester", kind="note", message=f"step {n}")
+            Event(incident_id="inc-1", at=T0, actor="tester", kind="incident.opened", message=f"step {n}")
         )
     await store.append_event(
-        Event(incident_id="inc-2", at=T0, actor="tester", kind="note", message="other")
+        Event(incident_id="inc-2", at=T0, actor="tester", kind="incident.opened", message="other")
     )
     events = await store.list_events("inc-1")
     assert [e.message for e in events] == [f"step {n}" for n in range(5)]
@@ -210,7 +210,7 @@ async def test_concurrent_tasks_lose_no_event(store: Store) -> None:
     async def writer(w: int) -> None:
         for n in range(20):
             await store.append_event(
-                Event(incident_id="inc-c", at=T0, actor=f"w{w}", kind="note", message=f"{w}-{n}")
+                Event(incident_id="inc-c", at=T0, actor=f"w{w}", kind="incident.opened", message=f"{w}-{n}")
             )
 
     await asyncio.gather(*(writer(w) for w in range(5)))
@@ -231,7 +231,7 @@ def test_concurrent_threads_lose_nothing(tmp_path: Path) -> None:
         for n in range(25):
             asyncio.run(own.add_alert(alert(inc.id, fp=f"t{w}-{n}")))
             asyncio.run(own.append_event(Event(incident_id=inc.id, at=T0, actor=f"t{w}",
-                                               kind="note", message=str(n))))
+                                               kind="incident.opened", message=str(n))))
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
     for t in threads:

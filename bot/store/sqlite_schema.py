@@ -1,0 +1,129 @@
+"""The SQLite store's tables, indexes and migrations, and how its connections are opened."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from bot.errors import StoreError
+
+SCHEMA_VERSION = 2
+
+# Version 1 tables. Columns added later are added by _COLUMNS (so old files upgrade in place),
+# and indexes over them are created only after that, by _INDEXES.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS raw_payloads (id TEXT PRIMARY KEY, received_at TEXT, doc TEXT);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, dedup_key TEXT NOT NULL UNIQUE, incident_id TEXT,
+    received_at TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_incident ON alerts (incident_id, received_at);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, group_key TEXT, updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_group
+    ON incidents (group_key) WHERE status = 'open' AND group_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS incidents_recent ON incidents (status, updated_at);
+CREATE INDEX IF NOT EXISTS incidents_group ON incidents (group_key, updated_at);
+CREATE TABLE IF NOT EXISTS triages (
+    id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, created_at TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS triages_incident ON triages (incident_id, created_at);
+CREATE TABLE IF NOT EXISTS action_requests (
+    id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, state TEXT NOT NULL,
+    created_at TEXT, version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS action_requests_state ON action_requests (state, created_at);
+CREATE INDEX IF NOT EXISTS action_requests_incident ON action_requests (incident_id);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    incident_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id, seq);
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at TEXT);
+CREATE TABLE IF NOT EXISTS token_usage (day TEXT PRIMARY KEY, tokens INTEGER NOT NULL);
+"""
+
+# Version 2: incidents.created_at (a sortable UTC instant) and incidents.triaged (set when a
+# triage is stored), for the oldest-first list of untriaged incidents.
+_COLUMNS = (
+    ("incidents", "created_at", "TEXT NOT NULL DEFAULT ''"),
+    ("incidents", "triaged", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+# The partial index holds only open, untriaged incidents, so the untriaged sweep reads a
+# handful of rows however many incidents the file has seen.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS incidents_untriaged"
+    " ON incidents (created_at, id) WHERE status = 'open' AND triaged = 0",
+)
+
+
+def instant(value: datetime) -> str:
+    """A UTC timestamp string that sorts in time order (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def connect(path: str, busy_timeout_seconds: float) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, short busy timeout."""
+    db = sqlite3.connect(
+        path, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False
+    )
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
+    return db
+
+
+def migrate(db: sqlite3.Connection, path: str) -> None:
+    """Create or upgrade the schema; refuses a file written by a newer incident-bot."""
+    db.executescript(_TABLES)  # commits on its own, so it runs before our transaction
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {path} has schema version {found}, newer than this "
+                f"incident-bot understands ({SCHEMA_VERSION}); upgrade incident-bot"
+            )
+        added = _add_columns(db)
+        if "created_at" in added or found < 2:
+            _backfill_incidents(db)
+        for statement in _INDEXES:
+            db.execute(statement)
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _add_columns(db: sqlite3.Connection) -> set[str]:
+    added: set[str] = set()
+    for table, column, decl in _COLUMNS:
+        present = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            added.add(column)
+    return added
+
+
+def _backfill_incidents(db: sqlite3.Connection) -> None:
+    """Fill the version 2 columns of incidents written by version 1."""
+    rows = db.execute(
+        "SELECT id, json_extract(doc, '$.created_at') FROM incidents WHERE created_at = ''"
+    ).fetchall()
+    db.executemany(
+        "UPDATE incidents SET created_at = ? WHERE id = ?",
+        [(instant(datetime.fromisoformat(created)), key) for key, created in rows],
+    )
+    db.execute(
+        "UPDATE incidents SET triaged = 1"
+        " WHERE EXISTS (SELECT 1 FROM triages t WHERE t.incident_id = incidents.id)"
+    )
