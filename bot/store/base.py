@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -40,6 +41,19 @@ class Store(Protocol):
     async def add_alert(self, alert: Alert) -> bool:
         """Store an alert; False (and nothing written) when its dedup key is already stored."""
 
+    async def add_alerts(
+        self, alerts: Sequence[Alert], counts: Mapping[str, int] | None = None
+    ) -> list[bool]:
+        """Store one payload's alerts; per alert True when stored, False for a resend.
+
+        In input order; a dedup key repeated within the batch is stored once (its first
+        occurrence). With ``counts`` (incident id -> alerts of the batch filed under it) each
+        of those incidents gets ``alert_count`` raised by the alerts actually stored for it,
+        ``updated_at`` moved forward to their newest ``received_at`` and ``version`` bumped.
+        SQLite does all of it in one transaction; Cosmos has no cross-partition transaction
+        and stores the alerts first, then counts each incident under etag CAS.
+        """
+
     async def get_alert(self, alert_id: str) -> Alert: ...
 
     async def list_alerts(self, incident_id: str, limit: int = 100) -> list[Alert]: ...
@@ -66,6 +80,15 @@ class Store(Protocol):
         self, status: IncidentStatus | None = None, limit: int = 50
     ) -> list[Incident]:
         """Most recently updated first."""
+
+    async def list_untriaged_incidents(
+        self, limit: int = 100, after: str | None = None
+    ) -> list[Incident]:
+        """Open incidents with alerts (stored or counted) and no triage, oldest first.
+
+        Ordered by ``created_at``, then id. ``after`` is the id of the last incident of the
+        previous page; NotFound when no incident has that id.
+        """
 
     # triage
     async def add_triage(self, triage: Triage) -> None: ...

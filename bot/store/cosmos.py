@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -52,6 +53,10 @@ M = TypeVar("M", bound=BaseModel)
 CAS_ATTEMPTS = 60
 UNFILED = ""  # partition of alerts that belong to no incident (a resolve with nothing open)
 _REQUEST_PARTITIONS_KEPT = 10_000
+# Creates in flight for one add_alerts call: enough to hide round trips, few enough that one
+# storm payload cannot monopolise the client's connection pool.
+ALERT_BATCH_CONCURRENCY = 16
+UNTRIAGED_PAGE = 50
 
 
 def _doc(value: BaseModel) -> dict[str, Any]:
@@ -127,6 +132,62 @@ class CosmosStore:
             return False
         await self._write_alert(Alert.model_validate(key["doc"]))
         return True
+
+    async def add_alerts(
+        self, alerts: Sequence[Alert], counts: Mapping[str, int] | None = None
+    ) -> list[bool]:
+        """Store one payload's alerts; per alert True when stored, False for a resend.
+
+        Cosmos DB transactional batches are limited to one partition key and the protocol
+        server used in tests has none at all, so there is no transaction here: each alert is
+        its own atomic create of its dedup key (as in ``add_alert``), up to
+        ALERT_BATCH_CONCURRENCY at a time, and only the first occurrence of a dedup key within
+        the batch is attempted (later ones are False, so the order of the answer never depends
+        on which concurrent create won). With ``counts``, each listed incident then gets
+        ``alert_count`` raised by its stored alerts, ``updated_at`` moved forward and
+        ``version`` bumped, under etag CAS. A failure part-way leaves the alerts already stored
+        in place (a retried payload finds them and answers False for them).
+        """
+        batch = list(alerts)
+        firsts: dict[str, int] = {}
+        for index, alert in enumerate(batch):
+            firsts.setdefault(alert.dedup_key, index)
+        stored = [False] * len(batch)
+        gate = asyncio.Semaphore(ALERT_BATCH_CONCURRENCY)
+
+        async def store_one(index: int) -> None:
+            async with gate:
+                stored[index] = await self.add_alert(batch[index])
+
+        await asyncio.gather(*(store_one(index) for index in firsts.values()))
+        kept = [a for a, ok in zip(batch, stored, strict=True) if ok and a.incident_id]
+        added = Counter(a.incident_id for a in kept)
+        for incident_id in counts or ():
+            if added.get(incident_id):
+                newest = max(a.received_at for a in kept if a.incident_id == incident_id)
+                await self._count_alerts(incident_id, added[incident_id], newest)
+        return stored
+
+    async def _count_alerts(self, incident_id: str, added: int, newest: datetime) -> None:
+        """Raise an incident's alert_count under etag CAS (group ownership is unchanged)."""
+        what = f"incident {incident_id!r}"
+        for attempt in range(CAS_ATTEMPTS):
+            current = await self.items.read(INCIDENTS, incident_id, incident_id, what)
+            before = _load(Incident, current)
+            counted = before.model_copy(
+                update={
+                    "alert_count": before.alert_count + added,
+                    "updated_at": max(before.updated_at, newest),
+                    "version": before.version + 1,
+                }
+            )
+            body = groups.incident_item(counted, current.get("ins"))
+            try:
+                await self.items.replace(INCIDENTS, body, current["_etag"], what)
+                return
+            except Conflict:
+                await _backoff(attempt)
+        raise StoreError(f"{what}: gave up counting after {CAS_ATTEMPTS} concurrent updates")
 
     async def _write_alert(self, alert: Alert) -> None:
         body = {
@@ -242,6 +303,58 @@ class CosmosStore:
             params,
         )
         return [_load(Incident, item) for item in found]
+
+    async def list_untriaged_incidents(
+        self, limit: int = 100, after: str | None = None
+    ) -> list[Incident]:
+        """Open incidents with alerts (stored or counted) and no triage, oldest first.
+
+        ``after`` is the id of the last incident of the previous page. Open incidents are read
+        in ``createdKey`` order a page at a time, and each page's triages are looked up in one
+        query (there are no joins across containers); open incidents are few, so the pages
+        skipped over stay short.
+        """
+        cursor = ""
+        if after is not None:
+            cursor = groups.created_key(await self.get_incident(after))
+        found: list[Incident] = []
+        while len(found) < limit:
+            page = await self.items.query(
+                INCIDENTS,
+                "SELECT TOP @n * FROM c WHERE c.status = @open AND c.createdKey > @after"
+                " ORDER BY c.createdKey",
+                {"@n": UNTRIAGED_PAGE, "@open": IncidentStatus.OPEN.value, "@after": cursor},
+            )
+            candidates = [_load(Incident, item) for item in page]
+            triaged = await self._triaged([c.id for c in candidates])
+            for candidate in candidates:
+                if candidate.id in triaged or len(found) == limit:
+                    continue
+                if candidate.alert_count > 0 or await self._has_alerts(candidate.id):
+                    found.append(candidate)
+            if len(page) < UNTRIAGED_PAGE:
+                break
+            cursor = str(page[-1]["createdKey"])
+        return found
+
+    async def _triaged(self, incident_ids: list[str]) -> set[str]:
+        if not incident_ids:
+            return set()
+        found = await self.items.query(
+            TRIAGES,
+            "SELECT c.incidentId FROM c WHERE ARRAY_CONTAINS(@ids, c.incidentId)",
+            {"@ids": incident_ids},
+        )
+        return {str(item["incidentId"]) for item in found}
+
+    async def _has_alerts(self, incident_id: str) -> bool:
+        found = await self.items.query(
+            ALERTS,
+            "SELECT TOP 1 c.id FROM c WHERE c.incidentId = @iid",
+            {"@iid": incident_id},
+            partition=incident_id,
+        )
+        return bool(found)
 
     # triage
     async def add_triage(self, triage: Triage) -> None:

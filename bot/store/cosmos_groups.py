@@ -34,10 +34,20 @@ def incident_item(incident: Incident, ins: str | None = None) -> Item:
         "status": incident.status.value,
         "groupKey": incident.group_key,
         "updatedAt": wire.instant(incident.updated_at),
+        "createdKey": created_key(incident),
         "ins": ins or wire.insertion_key(),
         "version": incident.version,
         "doc": incident.model_dump(mode="json"),
     }
+
+
+def created_key(incident: Incident) -> str:
+    """Creation instant then id: one sortable field, so paging needs no composite index.
+
+    Incident items written before this field existed lack it and stay out of the untriaged
+    list until their next update writes it.
+    """
+    return f"{wire.instant(incident.created_at)}|{incident.id}"
 
 
 async def insert_incident(items: CosmosItems, incident: Incident, *, exists_ok: bool) -> None:

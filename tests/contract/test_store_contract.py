@@ -31,6 +31,7 @@ from bot.store.base import Store
 from bot.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+KIND = "incident.opened"  # any timeline kind will do
 
 
 def incident(n: int = 0, group: str | None = None, at: datetime = T0) -> Incident:
@@ -176,10 +177,10 @@ async def test_action_requests_filtered_by_incident_and_state(store: Store) -> N
 async def test_timeline_events_in_order(store: Store) -> None:
     for n in range(5):
         await store.append_event(
-            Event(incident_id="inc-1", at=T0, actor="tester", kind="incident.opened", message=f"step {n}")
+            Event(incident_id="inc-1", at=T0, actor="tester", kind=KIND, message=f"step {n}")
         )
     await store.append_event(
-        Event(incident_id="inc-2", at=T0, actor="tester", kind="incident.opened", message="other")
+        Event(incident_id="inc-2", at=T0, actor="tester", kind=KIND, message="other")
     )
     events = await store.list_events("inc-1")
     assert [e.message for e in events] == [f"step {n}" for n in range(5)]
@@ -210,7 +211,7 @@ async def test_concurrent_tasks_lose_no_event(store: Store) -> None:
     async def writer(w: int) -> None:
         for n in range(20):
             await store.append_event(
-                Event(incident_id="inc-c", at=T0, actor=f"w{w}", kind="incident.opened", message=f"{w}-{n}")
+                Event(incident_id="inc-c", at=T0, actor=f"w{w}", kind=KIND, message=f"{w}-{n}")
             )
 
     await asyncio.gather(*(writer(w) for w in range(5)))
@@ -231,7 +232,7 @@ def test_concurrent_threads_lose_nothing(tmp_path: Path) -> None:
         for n in range(25):
             asyncio.run(own.add_alert(alert(inc.id, fp=f"t{w}-{n}")))
             asyncio.run(own.append_event(Event(incident_id=inc.id, at=T0, actor=f"t{w}",
-                                               kind="incident.opened", message=str(n))))
+                                               kind=KIND, message=str(n))))
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
     for t in threads:
@@ -272,3 +273,91 @@ def test_concurrent_processes_lose_nothing(tmp_path: Path) -> None:
     check = SQLiteStore(path)
     assert len(asyncio.run(check.list_alerts(inc.id, limit=1000))) == 100
     assert asyncio.run(check.get_incident(inc.id)).alert_count == 40
+
+
+# Batches of alerts and the untriaged sweep.
+
+
+async def test_add_alerts_skips_resends_and_keeps_input_order(store: Store) -> None:
+    inc = incident()
+    await store.create_incident(inc)
+    assert await store.add_alert(alert(inc.id, fp="old"))
+    batch = [alert(inc.id, fp="new1"), alert(inc.id, fp="old"), alert(inc.id, fp="new2")]
+    assert await store.add_alerts(batch) == [True, False, True]
+    assert await store.add_alerts(batch) == [False, False, False]  # the whole payload resent
+    assert [a.fingerprint for a in await store.list_alerts(inc.id)] == ["old", "new1", "new2"]
+    assert (await store.get_incident(inc.id)).alert_count == 0  # no counts: nobody counted
+    assert await store.add_alerts([]) == []
+
+
+async def test_add_alerts_stores_a_repeated_dedup_key_once(store: Store) -> None:
+    inc = incident()
+    await store.create_incident(inc)
+    first, repeat = alert(inc.id, fp="same"), alert(inc.id, fp="same")
+    assert first.id != repeat.id and first.dedup_key == repeat.dedup_key
+    assert await store.add_alerts([first, repeat, alert(inc.id, fp="other")]) == [
+        True, False, True
+    ]
+    assert {a.id for a in await store.list_alerts(inc.id)} >= {first.id}
+    assert len(await store.list_alerts(inc.id)) == 2
+
+
+async def test_add_alerts_counts_only_the_alerts_it_stored(store: Store) -> None:
+    one, two = incident(1, group="g1"), incident(2, group="g2")
+    for item in (one, two):
+        await store.create_incident(item)
+    assert await store.add_alert(alert(one.id, fp="seen"))
+    later = T0 + timedelta(minutes=3)
+    batch = [
+        alert(one.id, fp="seen"),  # a resend: stored before, not counted again
+        alert(one.id, fp="a", at=later),
+        alert(one.id, fp="b"),
+        alert(two.id, fp="c"),
+    ]
+    stale = await store.get_incident(one.id)
+    assert await store.add_alerts(batch, counts={one.id: 3, two.id: 1}) == [
+        False, True, True, True
+    ]
+    counted_one, counted_two = await store.get_incident(one.id), await store.get_incident(two.id)
+    assert (counted_one.alert_count, counted_two.alert_count) == (2, 1)
+    assert counted_one.version == stale.version + 1
+    assert counted_one.updated_at == later and counted_two.updated_at == T0
+    stale.title = "written from a copy read before the batch"
+    with pytest.raises(Conflict):
+        await store.update_incident(stale)
+    assert await store.add_alerts(batch, counts={one.id: 3, two.id: 1}) == [False] * 4
+    assert (await store.get_incident(one.id)).alert_count == 2
+
+
+async def test_untriaged_incidents_oldest_first_and_paged(store: Store) -> None:
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    counted = incident(1, at=at(1)).model_copy(update={"alert_count": 2})
+    with_alert = incident(2, at=at(2))
+    triaged = incident(3, at=at(3)).model_copy(update={"alert_count": 1})
+    quiet = incident(4, at=at(4))  # declared by hand, no alert yet: nothing to triage
+    resolved = incident(5, at=at(5)).model_copy(
+        update={"alert_count": 1, "status": IncidentStatus.RESOLVED}
+    )
+    newest = incident(6, at=at(6)).model_copy(update={"alert_count": 1})
+    for item in (newest, resolved, quiet, triaged, with_alert, counted):  # not in time order
+        await store.create_incident(item)
+    assert await store.add_alert(alert(with_alert.id))
+    await store.add_triage(Triage(incident_id=triaged.id, created_at=at(7)))
+
+    expected = [counted.id, with_alert.id, newest.id]
+    assert [i.id for i in await store.list_untriaged_incidents()] == expected
+    pages: list[str] = []
+    after: str | None = None
+    while page := await store.list_untriaged_incidents(limit=2, after=after):
+        assert len(page) <= 2
+        pages += [i.id for i in page]
+        after = page[-1].id
+    assert pages == expected
+
+    await store.add_triage(Triage(incident_id=with_alert.id, created_at=at(8)))
+    assert [i.id for i in await store.list_untriaged_incidents()] == [counted.id, newest.id]
+    assert await store.list_untriaged_incidents(after=newest.id) == []
+    with pytest.raises(NotFound):
+        await store.list_untriaged_incidents(after="inc-none")
