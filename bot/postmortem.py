@@ -1,4 +1,9 @@
-"""A markdown post-incident review built from stored values (pure: no I/O, ``now`` passed in)."""
+"""A markdown post-incident review built from stored values (pure: no I/O, ``now`` passed in).
+
+Every stored value is untrusted text (alert titles, model output, notes people typed): each one
+goes through ``markdown`` (one line, ``& < >`` as entities, markdown punctuation escaped) so it
+cannot ping, link, format or break a table, in a Slack markdown block or an uploaded ``.md``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from bot.models import (
     Incident,
     Triage,
 )
+from bot.slack.markup import code, fit, markdown
 
 OPEN_STATES = frozenset({ActionState.PROPOSED, ActionState.PENDING_APPROVAL, ActionState.APPROVED})
 
@@ -40,9 +46,14 @@ def _duration(start: datetime, end: datetime) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def _cell(text: str) -> str:
-    """Table cells stay on one line and cannot break the table."""
-    return " ".join(text.split()).replace("|", "\\|")
+def _cell(text: str, chars: int = 500) -> str:
+    """An untrusted value: one line, escaped, at most ``chars`` long before escaping."""
+    return markdown(fit(" ".join(text.split()), chars))
+
+
+def _id(text: str) -> str:
+    """An id we generated, in a code span (escaped all the same)."""
+    return f"`{code(text)}`"
 
 
 def summary_section(facts: PostmortemFacts, now: datetime) -> list[str]:
@@ -51,12 +62,12 @@ def summary_section(facts: PostmortemFacts, now: datetime) -> list[str]:
     end = inc.resolved_at or now
     state = "resolved" if inc.resolved_at else "still open at the time of writing"
     return [
-        f"# Post-incident review: {_cell(inc.title)}",
+        f"# Post-incident review: {_cell(inc.title, 200)}",
         "",
-        f"- **Incident**: `{inc.id}` ({inc.status.value}, {state})",
-        f"- **Service**: {inc.service}",
+        f"- **Incident**: {_id(inc.id)} ({inc.status.value}, {state})",
+        f"- **Service**: {_cell(inc.service, 120)}",
         f"- **Severity**: {inc.severity.value} · **Category**: {inc.category.value}",
-        f"- **Commander**: {inc.commander or 'none recorded'}",
+        f"- **Commander**: {_cell(inc.commander or 'none recorded', 80)}",
         f"- **Opened**: {_stamp(inc.created_at)} · **Resolved**: {_stamp(inc.resolved_at)}",
         f"- **Duration**: {_duration(inc.created_at, end)} · **Alerts**: {inc.alert_count}",
         f"- **Written**: {_stamp(now)}",
@@ -71,7 +82,7 @@ def timeline_section(events: list[Event]) -> list[str]:
     lines += ["| time (UTC) | actor | what | detail |", "|---|---|---|---|"]
     for event in events:
         lines.append(
-            f"| {event.at.strftime('%H:%M:%S')} | {_cell(event.actor)} | {event.kind} "
+            f"| {event.at.strftime('%H:%M:%S')} | {_cell(event.actor, 80)} | {_cell(event.kind)} "
             f"| {_cell(event.message)} |"
         )
     return lines
@@ -83,12 +94,12 @@ def triage_section(triages: list[Triage]) -> list[str]:
     if not triages:
         return [*lines, "_The incident was never triaged._"]
     latest = triages[-1]
-    cited = ", ".join(f"`{r.id}@{r.version}`" for r in latest.runbooks) or "none"
+    cited = ", ".join(_id(f"{r.id}@{r.version}") for r in latest.runbooks) or "none"
     lines += [
         f"- **Category**: {latest.category.value} · **Severity**: {latest.severity.value} "
         f"· **Confidence**: {latest.confidence:.2f}",
-        f"- **Produced by**: {latest.provider} ({latest.model or 'n/a'}), "
-        f"{latest.execution_status.value}, prompt {latest.prompt_version or 'n/a'}",
+        f"- **Produced by**: {_cell(latest.provider, 80)} ({_cell(latest.model or 'n/a', 120)}), "
+        f"{latest.execution_status.value}, prompt {_cell(latest.prompt_version or 'n/a', 80)}",
         f"- **Summary**: {_cell(latest.summary) or '—'}",
         f"- **Root-cause hypothesis**: {_cell(latest.root_cause) or '—'}",
         f"- **Runbooks cited**: {cited}",
@@ -100,9 +111,15 @@ def triage_section(triages: list[Triage]) -> list[str]:
 
 def _approvals(request: ActionRequest) -> str:
     votes = [
-        f"{a.vote.value} by {a.user_id} at {a.at.strftime('%H:%M:%S')}" for a in request.approvals
+        f"{a.vote.value} by {_cell(a.user_id, 80)} at {a.at.strftime('%H:%M:%S')}"
+        for a in request.approvals
     ]
     return "; ".join(votes) or "none"
+
+
+def _action(request: ActionRequest) -> str:
+    """An action and its target as escaped text (the action name came from the model)."""
+    return f"**{_cell(request.proposal.action, 120)}** on {_cell(request.proposal.service, 120)}"
 
 
 def actions_section(requests: list[ActionRequest]) -> list[str]:
@@ -116,20 +133,20 @@ def actions_section(requests: list[ActionRequest]) -> list[str]:
             json.dumps(request.proposal.params, sort_keys=True) if request.proposal.params else ""
         )
         lines += [
-            f"### `{request.proposal.action}` on {request.proposal.service} {params}".rstrip(),
-            f"- Request `{request.id}`, requested by {request.requested_by}: "
+            f"### {_action(request)} {_cell(params, 300)}".rstrip(),
+            f"- Request {_id(request.id)}, requested by {_cell(request.requested_by, 80)}: "
             f"**{request.state.value}**",
-            f"- Decision `{decision.id}`: {decision.outcome.value}, "
+            f"- Decision {_id(decision.id)}: {decision.outcome.value}, "
             f"{decision.approvals_required} approval(s) required "
-            f"(policy {decision.policy_revision[:12] or 'n/a'})",
+            f"(policy {_cell(decision.policy_revision[:12] or 'n/a')})",
             f"- Votes: {_approvals(request)}",
         ]
         for hit in decision.reasons:
-            lines.append(f"  - `{hit.rule_id}` ({hit.effect}): {_cell(hit.reason)}")
+            lines.append(f"  - {_id(hit.rule_id)} ({_cell(hit.effect)}): {_cell(hit.reason)}")
         if request.error:
             lines.append(f"- Error: {_cell(request.error)}")
         elif request.result:
-            lines.append(f"- Result: `{_cell(json.dumps(request.result, sort_keys=True)[:300])}`")
+            lines.append(f"- Result: {_cell(json.dumps(request.result, sort_keys=True), 300)}")
     return lines
 
 
@@ -138,14 +155,14 @@ def follow_ups(facts: PostmortemFacts) -> list[str]:
     items: list[str] = []
     for request in facts.requests:
         if request.state is ActionState.FAILED:
-            items.append(f"Find out why `{request.proposal.action}` failed (`{request.id}`).")
+            items.append(f"Find out why {_action(request)} failed ({_id(request.id)}).")
         elif request.state is ActionState.EXPIRED:
             items.append(
-                f"`{request.proposal.action}` expired unapproved (`{request.id}`): "
+                f"{_action(request)} expired unapproved ({_id(request.id)}): "
                 "was it needed, and were approvers reachable?"
             )
         elif request.state in OPEN_STATES:
-            items.append(f"Close out open request `{request.id}` ({request.state.value}).")
+            items.append(f"Close out open request {_id(request.id)} ({request.state.value}).")
     unhelpful = [f for f in facts.feedback if not f.helpful]
     if unhelpful:
         items.append(
@@ -155,7 +172,8 @@ def follow_ups(facts: PostmortemFacts) -> list[str]:
     if facts.triages and not facts.triages[-1].runbooks:
         items.append("No runbook matched: write or tag one for this failure mode.")
     if facts.incident.resolved_at is None:
-        items.append("Resolve the incident (`/incident resolve <id>`) once it is over.")
+        resolve = code(f"/incident resolve {facts.incident.id}")
+        items.append(f"Resolve the incident (`{resolve}`) once it is over.")
     items.append("Add the contributing factors and the fixes that prevent a recurrence.")
     return ["", "## Follow-ups", "", *[f"- [ ] {item}" for item in items]]
 

@@ -1,10 +1,13 @@
-"""Plain renderings of domain values for terminals and JSON output (no I/O)."""
+"""Plain renderings of domain values for terminals, JSON output and Slack's ``text`` (no I/O)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import ActionRequest, Alert, Incident, Triage
+from bot.slack.markup import LIMITS, fit, mrkdwn
 
 if TYPE_CHECKING:
     from bot.pipeline import TriageResult
@@ -72,40 +75,57 @@ class _Redacts(Protocol):
     def redact(self, text: str) -> str: ...
 
 
+CARD_ALERTS = 3
+CARD_LABELS = 6
+CARD_REASONS = 8
+
+
 def render_card_text(
     incident: Incident,
     triage: Triage,
     requests: list[ActionRequest],
     alerts: list[Alert],
     redactor: _Redacts,
+    escape: Callable[[str], str] = mrkdwn,
+    limit: int = LIMITS.message_text,
 ) -> str:
-    """The triage card as plain text: evidence first, then proposals and their decisions."""
-    r = redactor.redact
+    """The triage card as text: evidence first, then proposals and their decisions.
+
+    It is the ``text`` of the Slack card (notifications, screen readers), so every value is
+    redacted, then escaped for mrkdwn, and the whole fits ``limit`` with a visible cut marker.
+    A terminal passes ``escape=str``.
+    """
+
+    def r(text: str, chars: int = 300) -> str:
+        return fit(escape(redactor.redact(text)), chars)
+
     lines = [
-        f"┃ {incident.severity.value} · {incident.service} · {triage.category.value} "
+        f"┃ {incident.severity.value} · {r(incident.service, 80)} · {triage.category.value} "
         f"· confidence {triage.confidence:.2f} · {incident.id}",
-        f"┃ triaged by {triage.provider} ({triage.model or 'n/a'}), "
+        f"┃ triaged by {r(triage.provider, 80)} ({r(triage.model or 'n/a', 120)}), "
         f"{triage.execution_status.value}",
-        f"┃ Summary: {r(triage.summary)}",
-        f"┃ Root cause: {r(triage.root_cause)}",
+        f"┃ Summary: {r(triage.summary, 600)}",
+        f"┃ Root cause: {r(triage.root_cause, 600)}",
         "┃ Evidence:",
     ]
-    for alert in alerts[:3]:
-        labels = ", ".join(f"{k}={v}" for k, v in list(alert.labels.items())[:6])
-        lines.append(f"┃   [{alert.status.value}] {r(alert.title)}")
+    for alert in alerts[:CARD_ALERTS]:
+        labels = ", ".join(f"{k}={v}" for k, v in list(alert.labels.items())[:CARD_LABELS])
+        lines.append(f"┃   [{alert.status.value}] {r(alert.title, 200)}")
         if alert.description:
-            lines.append(f"┃     {r(alert.description)[:300]}")
+            lines.append(f"┃     {r(alert.description)}")
         lines.append(f"┃     {r(labels)}")
     cited = ", ".join(f"{ref.id}@{ref.version}" for ref in triage.runbooks) or "none"
-    lines.append(f"┃ Runbooks: {cited}")
+    lines.append(f"┃ Runbooks: {r(cited)}")
     for request in requests:
         d = request.decision
         buttons = "  [ Approve ]  [ Deny ]" if request.state.value == "pending_approval" else ""
+        params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
         lines.append(
-            f"┃ ▸ {request.proposal.action} {request.proposal.params or ''} → "
-            f"{d.outcome.value} (decision {d.id}){buttons}"
+            f"┃ ▸ {r(request.proposal.action, 120)} {r(params) if request.proposal.params else ''}"
+            f" → {d.outcome.value} (decision {d.id}){buttons}"
         )
-        for hit in d.reasons:
-            lines.append(f"┃     {hit.rule_id}: {r(hit.reason)}")
-    lines.append("┃ [ Helpful ]  [ Not helpful ]")
-    return "\n".join(lines)
+        for hit in d.reasons[:CARD_REASONS]:
+            lines.append(f"┃     {r(hit.rule_id, 120)}: {r(hit.reason)}")
+    footer = "┃ [ Helpful ]  [ Not helpful ]"
+    body = fit("\n".join(lines), limit - len(footer) - 1)
+    return f"{body}\n{footer}"

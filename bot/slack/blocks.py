@@ -2,7 +2,8 @@
 
 Evidence comes first, then proposals; buttons only where a decision awaits approval, and a
 button's value is only an ActionRequest id (or a triage id for feedback). Every untrusted
-string passes through ``clean`` (redact, then escape) before it is placed in mrkdwn.
+string passes through a ``Clean`` (redact, then escape with ``bot.slack.markup``) before it is
+placed in mrkdwn, and every text is fitted to Slack's limits with a visible cut marker.
 """
 
 from __future__ import annotations
@@ -13,16 +14,36 @@ from typing import Any
 
 from bot.models import ActionRequest, ActionState, Alert, Incident, Triage
 from bot.slack.action_ids import ActionId
-from bot.slack.messages import escape, mention
+from bot.slack.markup import LIMITS, code, fit, mention, mrkdwn, plain
 
 Block = dict[str, Any]
-Clean = Callable[[str], str]
 
 MAX_ALERTS = 3
 MAX_LABELS = 8
 MAX_PROPOSALS = 10
-MAX_SECTION_CHARS = 2900
-HEADER_CHARS = 150
+MAX_REASONS = 8
+DESCRIPTION_CHARS = 300
+RATIONALE_CHARS = 300
+REASON_CHARS = 300
+PARAMS_CHARS = 500
+SUMMARY_CHARS = 1_200
+LABEL_CHARS = 120
+
+
+class Clean:
+    """Redact first (so patterns see the original text), then escape for mrkdwn or code."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        self._redact = redact
+
+    def __call__(self, text: str) -> str:
+        """An untrusted value for mrkdwn prose."""
+        return mrkdwn(self._redact(text))
+
+    def code(self, text: str) -> str:
+        """An untrusted value for a code span."""
+        return code(self._redact(text))
+
 
 STATE_ICONS = {
     ActionState.PENDING_APPROVAL: ":large_yellow_circle:",
@@ -36,13 +57,10 @@ STATE_ICONS = {
 }
 
 
-def _clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def section(text: str, block_id: str | None = None) -> Block:
-    """A mrkdwn section (text clipped to Slack's limit)."""
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    """A mrkdwn section (text fitted to Slack's limit, with a visible cut marker)."""
+    body = fit(text, LIMITS.section_text)
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": body}}
     if block_id:
         block["block_id"] = block_id
     return block
@@ -50,14 +68,15 @@ def section(text: str, block_id: str | None = None) -> Block:
 
 def context(text: str) -> Block:
     """A small grey context line."""
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text)}]}
+    body = fit(text, LIMITS.context_text)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": body}]}
 
 
 def button(text: str, action_id: ActionId, value: str, style: str | None = None) -> Block:
     """A button carrying only an id as its value."""
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": text},
+        "text": {"type": "plain_text", "text": fit(plain(text), LIMITS.button_text)},
         "action_id": action_id.value,
         "value": value,
     }
@@ -68,31 +87,36 @@ def button(text: str, action_id: ActionId, value: str, style: str | None = None)
 
 def make_clean(redact: Callable[[str], str]) -> Clean:
     """Redact first (so patterns see the original text), then escape for mrkdwn."""
-    return lambda text: escape(redact(text))
+    return Clean(redact)
 
 
 def _header(incident: Incident, triage: Triage) -> list[Block]:
     title = (
-        f"{incident.severity.value} · {incident.service} · {triage.category.value} "
+        f"{incident.severity.value} · {plain(incident.service)} · {triage.category.value} "
         f"· confidence {triage.confidence:.2f}"
     )
+    header = {"type": "plain_text", "text": fit(title, LIMITS.header_text)}
     return [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_CHARS]}},
+        {"type": "header", "text": header},
         context(
-            f"`{incident.id}` · triaged by {escape(triage.provider)} "
-            f"({escape(triage.model or 'n/a')}), {triage.execution_status.value} "
-            f"· triage `{triage.id}`"
+            f"`{code(incident.id)}` · triaged by {fit(mrkdwn(triage.provider), 80)} "
+            f"({fit(mrkdwn(triage.model or 'n/a'), 120)}), {triage.execution_status.value} "
+            f"· triage `{code(triage.id)}`"
         ),
     ]
 
 
 def _alert_text(alert: Alert, clean: Clean) -> str:
-    lines = [f"*[{alert.status.value}]* {clean(alert.title)}"]
+    lines = [f"*[{alert.status.value}]* {fit(clean(alert.title), 250)}"]
     if alert.description:
-        lines.append(clean(alert.description)[:300])
-    labels = list(alert.labels.items())[:MAX_LABELS]
+        lines.append(fit(clean(alert.description), DESCRIPTION_CHARS))
+    labels = list(alert.labels.items())
     if labels:
-        lines.append(" ".join(f"`{clean(k)}={clean(v)}`" for k, v in labels))
+        shown = " ".join(
+            f"`{fit(clean.code(f'{k}={v}'), LABEL_CHARS)}`" for k, v in labels[:MAX_LABELS]
+        )
+        more = len(labels) - MAX_LABELS
+        lines.append(shown + (f" _…and {more} more label(s) (cut)_" if more > 0 else ""))
     return "\n".join(lines)
 
 
@@ -109,7 +133,8 @@ def evidence_blocks(alerts: list[Alert], clean: Clean) -> list[Block]:
 def _params(request: ActionRequest, clean: Clean) -> str:
     if not request.proposal.params:
         return ""
-    return " " + clean(json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False))
+    params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
+    return f" `{fit(clean.code(params), PARAMS_CHARS)}`"
 
 
 def _outcome_line(request: ActionRequest, clean: Clean) -> str:
@@ -126,10 +151,11 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
             )
         )
     if state is ActionState.BLOCKED:
-        return "Blocked: " + (clean(request.error or "") or _first_reason(request, clean))
+        error = fit(clean(request.error or ""), REASON_CHARS)
+        return "Blocked: " + (error or _first_reason(request, clean))
     if state in (ActionState.SUCCEEDED, ActionState.FAILED):
-        detail = request.error or json.dumps(request.result or {}, sort_keys=True)[:300]
-        return f"{state.value.capitalize()}: {clean(detail)}"
+        detail = request.error or json.dumps(request.result or {}, sort_keys=True)
+        return f"{state.value.capitalize()}: {fit(clean(detail), REASON_CHARS)}"
     if state is ActionState.DENIED:
         by = [a.user_id for a in request.approvals if a.vote.value == "deny"]
         return "Denied" + (f" by {mention(by[-1])}" if by else "")
@@ -144,7 +170,7 @@ def mention_list(ids: list[str]) -> str:
 def _first_reason(request: ActionRequest, clean: Clean) -> str:
     denials = [hit for hit in request.decision.reasons if hit.effect == "deny"]
     hits = denials or request.decision.reasons
-    return clean(hits[0].reason) if hits else "policy denied it"
+    return fit(clean(hits[0].reason), REASON_CHARS) if hits else "policy denied it"
 
 
 def proposal_blocks(request: ActionRequest, clean: Clean) -> list[Block]:
@@ -152,15 +178,21 @@ def proposal_blocks(request: ActionRequest, clean: Clean) -> list[Block]:
     decision = request.decision
     icon = STATE_ICONS.get(request.state, ":white_circle:")
     reasons = "\n".join(
-        f"• `{clean(hit.rule_id)}` {clean(hit.reason)}" for hit in decision.reasons[:8]
+        f"• `{fit(clean.code(hit.rule_id), 120)}` {fit(clean(hit.reason), REASON_CHARS)}"
+        for hit in decision.reasons[:MAX_REASONS]
     )
+    if len(decision.reasons) > MAX_REASONS:
+        reasons += f"\n_…and {len(decision.reasons) - MAX_REASONS} more reason(s) (cut)_"
     rationale = (
-        f"\n_{clean(request.proposal.rationale)[:300]}_" if request.proposal.rationale else ""
+        f"\n_{fit(clean(request.proposal.rationale), RATIONALE_CHARS)}_"
+        if request.proposal.rationale
+        else ""
     )
     text = (
-        f"{icon} *{clean(request.proposal.action)}* on *{clean(request.proposal.service)}*"
-        f"{_params(request, clean)}\n"
-        f"Decision *{decision.outcome.value}* (`{decision.id}`) · request `{request.id}`\n"
+        f"{icon} *{fit(clean(request.proposal.action), 120)}* on "
+        f"*{fit(clean(request.proposal.service), 120)}*{_params(request, clean)}\n"
+        f"Decision *{decision.outcome.value}* (`{code(decision.id)}`) · "
+        f"request `{code(request.id)}`\n"
         f"{_outcome_line(request, clean)}{rationale}\n{reasons}"
     )
     blocks = [section(text, f"proposal:{request.id}")]
@@ -200,12 +232,15 @@ def triage_card(
     clean: Clean,
 ) -> list[Block]:
     """The whole triage card: header, summary, evidence, runbooks, proposals, feedback."""
-    cited = ", ".join(f"`{clean(r.id)}@{clean(r.version)}`" for r in triage.runbooks) or "none"
+    cited = (
+        ", ".join(f"`{fit(clean.code(f'{r.id}@{r.version}'), 120)}`" for r in triage.runbooks)
+        or "none"
+    )
     blocks: list[Block] = [
         *_header(incident, triage),
         section(
-            f"*Summary*\n{clean(triage.summary) or '_none_'}\n"
-            f"*Root cause*\n{clean(triage.root_cause) or '_unknown_'}",
+            f"*Summary*\n{fit(clean(triage.summary), SUMMARY_CHARS) or '_none_'}\n"
+            f"*Root cause*\n{fit(clean(triage.root_cause), SUMMARY_CHARS) or '_unknown_'}",
             "summary",
         ),
         *evidence_blocks(alerts, clean),
@@ -216,5 +251,16 @@ def triage_card(
         blocks.append(section("_No remediation proposed: humans take it from here._"))
     for request in requests[:MAX_PROPOSALS]:
         blocks.extend(proposal_blocks(request, clean))
+    if len(requests) > MAX_PROPOSALS:
+        hidden = len(requests) - MAX_PROPOSALS
+        blocks.append(context(f"_…and {hidden} more proposal(s) (cut): see `/incident status`_"))
     blocks.extend(feedback_blocks(incident, triage))
-    return blocks
+    return within_block_limit(blocks)
+
+
+def within_block_limit(blocks: list[Block], limit: int = LIMITS.blocks_per_message) -> list[Block]:
+    """At most ``limit`` blocks; when more, the last kept one says how many were cut."""
+    if len(blocks) <= limit:
+        return blocks
+    hidden = len(blocks) - limit + 1
+    return [*blocks[: limit - 1], context(f"_…and {hidden} more block(s) (cut)_")]

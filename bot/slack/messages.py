@@ -1,10 +1,17 @@
-"""Every user-facing Slack string, as small functions (mrkdwn; untrusted text is escaped)."""
+"""Every user-facing Slack string, as small functions (mrkdwn).
+
+Each function escapes every value it did not write itself with ``bot.slack.markup`` and keeps
+the result within Slack's limits; our own markers (bold, code spans, mentions) stay intact.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.actions.votes import VoteStatus
 from bot.models import ActionRequest, ActionState, Event, Incident
+from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn
+from bot.slack.markup import mention as _mention
 
 SUBCOMMANDS = {
     "declare": "declare <title> [SEV0-SEV3] [--service NAME] [--channel]",
@@ -16,18 +23,15 @@ SUBCOMMANDS = {
     "postmortem": "postmortem <incident-id>",
     "help": "help",
 }
-
-
-def escape(text: str) -> str:
-    """Escape Slack's control characters so untrusted text can never ping or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+TITLE_CHARS = 200
+NOTE_CHARS = 1_500
+ID_CHARS = 80
+TIMELINE_ROW_CHARS = 260
 
 
 def mention(approver_id: str) -> str:
     """A Slack mention for a user id (U…/W…) or a user-group id (S…)."""
-    if approver_id.startswith("S"):
-        return f"<!subteam^{approver_id}>"
-    return f"<@{approver_id}>"
+    return _mention(approver_id)
 
 
 def mentions(approver_ids: Iterable[str]) -> str:
@@ -35,37 +39,50 @@ def mentions(approver_ids: Iterable[str]) -> str:
     return ", ".join(mention(a) for a in approver_ids) or "nobody (no approvers configured)"
 
 
+def _title(incident: Incident, limit: int = TITLE_CHARS) -> str:
+    return fit(mrkdwn(incident.title), limit)
+
+
+def _action(request: ActionRequest) -> str:
+    action = fit(code(request.proposal.action), ID_CHARS)
+    return f"`{action}` on {_service(request.proposal.service)}"
+
+
+def _service(name: str) -> str:
+    return fit(mrkdwn(name), ID_CHARS)
+
+
 def usage() -> str:
     """The /incident help text."""
     lines = ["*/incident* — incident response from Slack:"]
-    lines += [f"• `/incident {spec}`" for spec in SUBCOMMANDS.values()]
+    lines += [f"• `/incident {code(spec)}`" for spec in SUBCOMMANDS.values()]
     return "\n".join(lines)
 
 
 def unknown_subcommand(name: str) -> str:
     """Answer to a subcommand that does not exist."""
-    return f"Unknown subcommand `{escape(name[:40])}`.\n{usage()}"
+    return f"Unknown subcommand `{fit(code(name), 40)}`.\n{usage()}"
 
 
 def bad_arguments(subcommand: str, problem: str) -> str:
     """Answer to a known subcommand given the wrong arguments."""
-    spec = SUBCOMMANDS.get(subcommand, subcommand)
-    return f"{escape(problem)}\nUsage: `/incident {spec}`"
+    spec = SUBCOMMANDS.get(subcommand) or fit(subcommand, 40)
+    return f"{fit(escape(problem), NOTE_CHARS)}\nUsage: `/incident {code(spec)}`"
 
 
 def working(subcommand: str) -> str:
     """The immediate acknowledgement of a slow subcommand."""
-    return f"Working on `/incident {subcommand}`…"
+    return f"Working on `/incident {fit(code(subcommand), 40)}`…"
 
 
 def incident_not_found(incident_id: str) -> str:
     """Answer when an incident id names nothing."""
-    return f"No incident `{escape(incident_id[:80])}`. Try `/incident list`."
+    return f"No incident `{fit(code(incident_id), ID_CHARS)}`. Try `/incident list`."
 
 
 def no_incident_here() -> str:
     """Answer to `/incident status` with no id in a channel without an incident."""
-    return "No open incident is linked to this channel. Give an id: `/incident status <id>`."
+    return "No open incident is linked to this channel. Give an id: `/incident status &lt;id&gt;`."
 
 
 def no_open_incidents() -> str:
@@ -76,28 +93,39 @@ def no_open_incidents() -> str:
 def incident_line(incident: Incident) -> str:
     """One incident as a list entry."""
     return (
-        f"• `{incident.id}` *{incident.severity.value}* {escape(incident.service)} · "
-        f"{incident.status.value} · {incident.category.value} · {escape(incident.title[:120])}"
+        f"• `{code(incident.id)}` *{incident.severity.value}* {_service(incident.service)} · "
+        f"{incident.status.value} · {incident.category.value} · {_title(incident, 120)}"
     )
+
+
+def _lines_within(header: str, lines: list[str], limit: int = LIMITS.message_text) -> str:
+    """Whole lines under ``header`` while they fit; the rest is counted, never dropped silently."""
+    text = header
+    for shown, line in enumerate(lines):
+        more = len(lines) - shown
+        tail = f"\n_… and {more} more (cut)_"
+        if len(text) + 1 + len(line) + len(tail) > limit:
+            return text + tail
+        text += "\n" + line
+    return text
 
 
 def incident_list(incidents: list[Incident]) -> str:
     """The open incidents, most recent first."""
-    return "*Open incidents*\n" + "\n".join(incident_line(i) for i in incidents)
+    return _lines_within("*Open incidents*", [incident_line(i) for i in incidents])
 
 
 def incident_status(incident: Incident, requests: list[ActionRequest]) -> str:
     """The status of one incident and its action requests."""
     lines = [
-        f"*{escape(incident.title[:150])}* (`{incident.id}`)",
+        f"*{_title(incident, 150)}* (`{code(incident.id)}`)",
         f"Status: *{incident.status.value}* · {incident.severity.value} · "
-        f"{escape(incident.service)} · {incident.category.value} · {incident.alert_count} alert(s)",
+        f"{_service(incident.service)} · {incident.category.value} · "
+        f"{incident.alert_count} alert(s)",
     ]
     if incident.commander:
         lines.append(f"Commander: {mention(incident.commander)}")
-    for request in requests:
-        lines.append(f"• {request_line(request)}")
-    return "\n".join(lines)
+    return _lines_within("\n".join(lines), [f"• {request_line(r)}" for r in requests])
 
 
 def request_line(request: ActionRequest) -> str:
@@ -105,60 +133,67 @@ def request_line(request: ActionRequest) -> str:
     approvals = ""
     if request.state is ActionState.PENDING_APPROVAL:
         approvals = f" ({len(request.approvers)}/{request.decision.approvals_required} approvals)"
-    return (
-        f"`{escape(request.proposal.action)}` on {escape(request.proposal.service)} — "
-        f"*{request.state.value}*{approvals} (`{request.id}`)"
-    )
+    return f"{_action(request)} — *{request.state.value}*{approvals} (`{code(request.id)}`)"
+
+
+def _timeline_row(event: Event) -> str:
+    actor = " ".join(event.actor.split())[:18]
+    message = " ".join(event.message.split())
+    row = f"{event.at.strftime('%H:%M:%S')}  {actor:<18} {event.kind:<22} {message}"
+    return fit(row, TIMELINE_ROW_CHARS)
 
 
 def timeline(incident: Incident, events: list[Event]) -> str:
-    """An incident's timeline as a code block."""
-    rows = [
-        f"{e.at.strftime('%H:%M:%S')}  {e.actor[:18]:<18} {e.kind:<22} {e.message[:200]}"
-        for e in events
-    ]
-    body = "\n".join(rows) or "(no events)"
-    return f"*Timeline of `{incident.id}`*\n```{escape(body)}```"
+    """An incident's timeline as a code block (the newest rows are cut first)."""
+    header = f"*Timeline of `{code(incident.id)}`*\n"
+    body = "\n".join(_timeline_row(e) for e in events) or "(no events)"
+    room = LIMITS.message_text - len(header) - len("``````")
+    return f"{header}```{fit(code(body, block=True), room)}```"
 
 
 def declared(incident: Incident, declared_by: str) -> str:
     """Announcement of a declared incident."""
     return (
         f":rotating_light: {mention(declared_by)} declared *{incident.severity.value}* "
-        f"`{incident.id}`: {escape(incident.title[:200])} (service: {escape(incident.service)}). "
+        f"`{code(incident.id)}`: {_title(incident)} (service: {_service(incident.service)}). "
         f"{mention(declared_by)} is incident commander."
     )
 
 
 def declared_elsewhere(incident: Incident, channel_id: str) -> str:
     """Answer to the declarer when the incident got its own channel."""
-    return f"Declared `{incident.id}` in <#{channel_id}>."
+    return f"Declared `{code(incident.id)}` in {channel_link(channel_id)}."
 
 
 def channel_failed(problem: str) -> str:
     """The incident channel could not be created; the incident is declared here instead."""
-    return f"Could not create an incident channel ({escape(problem)}); using this channel."
+    return (
+        f"Could not create an incident channel (`{fit(code(problem), ID_CHARS)}`); "
+        "using this channel."
+    )
 
 
 def triage_started(incident: Incident) -> str:
     """Answer to `/incident triage` once the alert is filed."""
-    return f"Filed as `{incident.id}` ({escape(incident.service)}); the triage card follows."
+    return (
+        f"Filed as `{code(incident.id)}` ({_service(incident.service)}); the triage card follows."
+    )
 
 
 def triage_skipped(incident: Incident) -> str:
     """Triage of that incident is already running elsewhere."""
-    return f"`{incident.id}` is already being triaged; its card will appear in its thread."
+    return f"`{code(incident.id)}` is already being triaged; its card will appear in its thread."
 
 
 def resolved(incident: Incident, user_id: str, note: str) -> str:
     """Announcement of a hand-resolved incident."""
-    suffix = f": {escape(note[:500])}" if note else ""
-    return f":white_check_mark: {mention(user_id)} resolved `{incident.id}`{suffix}"
+    suffix = f": {fit(mrkdwn(note), 500)}" if note else ""
+    return f":white_check_mark: {mention(user_id)} resolved `{code(incident.id)}`{suffix}"
 
 
 def already_resolved(incident: Incident) -> str:
     """Resolve on an incident that is closed already."""
-    return f"`{incident.id}` is already resolved."
+    return f"`{code(incident.id)}` is already resolved."
 
 
 def unknown_request() -> str:
@@ -168,15 +203,14 @@ def unknown_request() -> str:
 
 def vote_refused(reason: str) -> str:
     """Ephemeral answer to a refused approval or denial."""
-    return f":no_entry: Your vote was not counted: {escape(reason)}"
+    return f":no_entry: Your vote was not counted: {fit(escape(reason), NOTE_CHARS)}"
 
 
 def request_note(request: ActionRequest, note: str, actor: str | None) -> str:
     """The thread message after an action request changed."""
     who = f" by {mention(actor)}" if actor else ""
     return (
-        f"`{escape(request.proposal.action)}` on {escape(request.proposal.service)} is now "
-        f"*{request.state.value}*{who}: {escape(note)}"
+        f"{_action(request)} is now *{request.state.value}*{who}: {fit(mrkdwn(note), NOTE_CHARS)}"
     )
 
 
@@ -184,9 +218,9 @@ def reminder(request: ActionRequest) -> str:
     """Nudge to the eligible approvers of a waiting request."""
     return (
         f":hourglass: {mentions(request.decision.eligible_approvers)}: "
-        f"`{escape(request.proposal.action)}` on {escape(request.proposal.service)} still needs "
+        f"{_action(request)} still needs "
         f"{request.decision.approvals_required - len(request.approvers)} approval(s) "
-        f"(`{request.id}`)."
+        f"(`{code(request.id)}`)."
     )
 
 
@@ -194,8 +228,8 @@ def escalation(request: ActionRequest, commander: str | None) -> str:
     """Nobody acted on a request: tell the commander, or the whole channel."""
     target = mention(commander) if commander else "<!here>"
     return (
-        f":rotating_light: {target}: nobody has acted on `{escape(request.proposal.action)}` "
-        f"for {escape(request.proposal.service)} (`{request.id}`); it expires unless approved."
+        f":rotating_light: {target}: nobody has acted on {_action(request)} "
+        f"(`{code(request.id)}`); it expires unless approved."
     )
 
 
@@ -206,19 +240,113 @@ def feedback_thanks(helpful: bool) -> str:
 
 def alert_joined(incident: Incident) -> str:
     """An alert-channel message joined an incident that already has a card."""
-    return f"Grouped into `{incident.id}` ({incident.alert_count} alert(s) so far)."
+    return f"Grouped into `{code(incident.id)}` ({incident.alert_count} alert(s) so far)."
 
 
 def note(text: str) -> str:
     """A plain note for an incident's thread (escaped)."""
-    return escape(text)
+    return fit(mrkdwn(text), LIMITS.message_text)
 
 
 def known_error(problem: str) -> str:
     """A known error turned into an ephemeral message."""
-    return f":warning: {escape(problem)}"
+    return f":warning: {fit(escape(problem), NOTE_CHARS)}"
 
 
 def internal_error(correlation_id: str) -> str:
     """An unexpected failure: the user gets an id to quote, the log gets the traceback."""
-    return f":warning: Something went wrong on our side (reference `{correlation_id}`)."
+    return f":warning: Something went wrong on our side (reference `{code(correlation_id)}`)."
+
+
+def postmortem_uploaded(incident: Incident, filename: str, chars: int) -> str:
+    """The short message that goes with a post-incident review uploaded as a file."""
+    return (
+        f":memo: Post-incident review of `{code(incident.id)}` ({_title(incident, 150)}): "
+        f"attached as `{fit(code(filename), ID_CHARS)}` ({chars:,} characters)."
+    )
+
+
+def postmortem_inline(incident: Incident, chars: int) -> str:
+    """The notification text of a post-incident review shown inline as a markdown block."""
+    return (
+        f":memo: Post-incident review of `{code(incident.id)}` ({_title(incident, 150)}), "
+        f"{chars:,} characters."
+    )
+
+
+def postmortem_upload_failed(incident: Incident) -> str:
+    """The file upload failed: what follows is the review cut to one message."""
+    return (
+        f":warning: Could not attach the post-incident review of `{code(incident.id)}` as a "
+        "file; here it is cut to fit one message. Run the command again for the full text."
+    )
+
+
+# what the pipeline's results mean to people -------------------------------------------------
+VOTE_ANSWERS = {
+    VoteStatus.RECORDED: "Vote recorded; more approvals are needed.",
+    VoteStatus.APPROVED: "Approved: enough approvals are in.",
+    VoteStatus.DENIED: "Denied.",
+    VoteStatus.BLOCKED: "Policy now refuses this action; it is blocked.",
+    VoteStatus.ALREADY_VOTED: "You have already voted on this request.",
+    VoteStatus.REQUESTER: "The requester cannot approve their own request.",
+    VoteStatus.NOT_ELIGIBLE: "You are not an approver for this service.",
+    VoteStatus.NOT_PENDING: "This request is no longer waiting for approval.",
+    VoteStatus.EXPIRED: "The approval window has expired.",
+    VoteStatus.INVALID_VOTE: "Unknown vote.",
+    VoteStatus.INCIDENT_RESOLVED: "The incident is resolved; nothing more runs for it.",
+    VoteStatus.UNKNOWN_REQUEST: "This button refers to an action request that does not exist.",
+}
+
+STATE_NOTES = {
+    ActionState.PENDING_APPROVAL: "waiting for approval",
+    ActionState.APPROVED: "approved",
+    ActionState.EXECUTING: "running",
+    ActionState.SUCCEEDED: "ran successfully",
+    ActionState.FAILED: "failed",
+    ActionState.DENIED: "denied",
+    ActionState.EXPIRED: "approval window expired",
+    ActionState.BLOCKED: "blocked by policy",
+    ActionState.CANCELLED: "cancelled",
+    ActionState.OUTCOME_UNKNOWN: "may or may not have run; check before approving again",
+}
+
+
+def vote_answer(status: VoteStatus) -> str:
+    """Ephemeral answer to a click on Approve / Deny."""
+    text = VOTE_ANSWERS[status]
+    if status in (VoteStatus.RECORDED, VoteStatus.APPROVED, VoteStatus.DENIED):
+        return text
+    return f":no_entry: Your vote was not counted: {text}"
+
+
+def request_changed(request: ActionRequest) -> str:
+    """The thread message after an action request changed state."""
+    actor = None
+    if request.approvals and request.state not in (ActionState.EXPIRED, ActionState.BLOCKED):
+        actor = request.approvals[-1].user_id
+    note = STATE_NOTES.get(request.state, request.state.value)
+    if request.error and request.state in (
+        ActionState.FAILED,
+        ActionState.BLOCKED,
+        ActionState.CANCELLED,
+    ):
+        note = f"{note}: {request.error[:300]}"
+    text = request_note(request, note, actor)
+    if request.state is ActionState.PENDING_APPROVAL:
+        text += "\n" + reminder(request)
+    return text
+
+
+def resolved_note(actor: str, note: str) -> str:
+    """The thread note when an incident is resolved (by a person or by its source)."""
+    who = mention(actor) if actor[:1] in ("U", "W") else escape(actor[:60])
+    return f":white_check_mark: Resolved by {who}: {escape(note[:500]) or 'no note'}"
+
+
+def not_allowed_to_resolve(incident: Incident) -> str:
+    """Resolve asked by someone who is neither commander, approver nor admin."""
+    return (
+        f":no_entry: Only the commander of `{incident.id}`, the approvers of "
+        f"{escape(incident.service)} or an incident admin can resolve it."
+    )

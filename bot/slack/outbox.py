@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,10 +15,11 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.metrics import SLACK_API_ERRORS
 from bot.slack.blocks import Block
+from bot.slack.markup import LIMITS, fit, plain
 
 log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 39_000
+UPLOAD_SECONDS = 30
 
 
 class Outbox:
@@ -43,11 +46,14 @@ class Outbox:
         return node
 
     def _text(self, text: str) -> str:
-        return self._redact(text)[:TEXT_LIMIT]
+        return fit(self._redact(text), LIMITS.message_text)
 
-    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any] | None:
+    async def _call(self, method: str, form: bool = False, **kwargs: Any) -> dict[str, Any] | None:
         try:
-            response = await self.client.api_call(method, json=kwargs)
+            if form:
+                response = await self.client.api_call(method, data=kwargs)
+            else:
+                response = await self.client.api_call(method, json=kwargs)
         except SlackApiError as exc:
             SLACK_API_ERRORS.labels(method=method).inc()
             log.warning(
@@ -142,3 +148,59 @@ class Outbox:
             await self._call("conversations.invite", channel=channel, users=",".join(users))
             is not None
         )
+
+    async def upload_file(
+        self,
+        channel: str,
+        filename: str,
+        content: str,
+        title: str,
+        thread_ts: str | None = None,
+    ) -> str | None:
+        """Share ``content`` (redacted) as a file: Slack's external upload in three steps.
+
+        files.getUploadURLExternal (filename, length) → POST the bytes to the upload URL →
+        files.completeUploadExternal (files=[{id, title}], channel_id, thread_ts). Returns the
+        file id, or None when any step failed (logged, counted, never raised).
+        """
+        body = self._redact(content).encode()
+        granted = await self._call(
+            "files.getUploadURLExternal", form=True, filename=filename, length=len(body)
+        )
+        upload_url = granted.get("upload_url") if granted else None
+        file_id = granted.get("file_id") if granted else None
+        if not isinstance(upload_url, str) or not isinstance(file_id, str):
+            return None
+        if not await self._send_bytes(upload_url, filename, body):
+            return None
+        args: dict[str, Any] = {
+            "files": json.dumps([{"id": file_id, "title": fit(plain(title), LIMITS.file_title)}]),
+            "channel_id": channel,
+        }
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        done = await self._call("files.completeUploadExternal", form=True, **args)
+        return file_id if done is not None else None
+
+    async def _send_bytes(self, upload_url: str, filename: str, body: bytes) -> bool:
+        """POST the raw bytes to the pre-signed upload URL (it takes no token)."""
+        timeout = aiohttp.ClientTimeout(total=UPLOAD_SECONDS)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.post(
+                    upload_url,
+                    data=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                    ssl=self.client.ssl if self.client.ssl is not None else True,
+                    proxy=self.client.proxy,
+                ) as response:
+                    status = response.status
+        except (ClientError, TimeoutError) as exc:
+            SLACK_API_ERRORS.labels(method="file_upload").inc()
+            log.warning("file upload failed", extra={"upload": filename, "error": repr(exc)})
+            return False
+        if status != 200:
+            SLACK_API_ERRORS.labels(method="file_upload").inc()
+            log.warning("file upload refused", extra={"upload": filename, "status": status})
+            return False
+        return True

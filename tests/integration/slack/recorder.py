@@ -4,6 +4,12 @@ Runs an aiohttp server on 127.0.0.1 in its own thread and loop, so the bot under
 separate process) talks to it over real HTTP and WebSocket. Every Web API call is recorded
 by method with its arguments and headers; tests wait for calls with ``wait_for``.
 
+Messages are checked against Slack's documented limits (``slack_rules``): a message that
+breaks one is answered ``ok: false`` like Slack would, recorded with the reason, and
+``wait_for`` fails on it, so every test that waits for a message also checks its size. The
+external file upload (files.getUploadURLExternal → POST to the upload URL →
+files.completeUploadExternal) is served too; uploaded bytes are kept in ``uploads``.
+
 The model endpoint (``/v1/chat/completions``) answers like an OpenAI-compatible server with a
 triage chosen by which scripted keyword appears in the prompt, so each test controls the
 proposals its incident gets without depending on call order.
@@ -23,6 +29,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.integration.slack.slack_rules import message_problem
+
 BOT_USER_ID = "UBOT000001"
 BOT_ID = "BBOT000001"
 TEAM_ID = "T0TEST0001"
@@ -37,6 +45,7 @@ class Call:
     headers: dict[str, str]
     status: int = 200
     at: float = field(default_factory=time.monotonic)
+    rejected: str = ""  # Slack's error code when the call broke a documented limit
 
 
 @dataclass
@@ -49,6 +58,23 @@ class Failure:
     when: str = ""  # only a call whose arguments contain this text fails
 
 
+@dataclass
+class Upload:
+    """One external file upload: announced, then its bytes, then shared."""
+
+    filename: str
+    length: int
+    content: bytes = b""
+    done: bool = False
+    shared: bool = False
+    title: str = ""
+    channel: str = ""
+    thread_ts: str | None = None
+
+
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+
+
 class SlackRecorder:
     """Start with ``start()``; ``api_url`` is what SLACK_API_URL should be."""
 
@@ -58,6 +84,7 @@ class SlackRecorder:
         self.triages: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.socket_messages: list[dict[str, Any]] = []
+        self.uploads: dict[str, Upload] = {}
         self.port = 0
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -100,6 +127,7 @@ class SlackRecorder:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{hook}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/v1/chat/completions", self._chat)
         self._runner = web.AppRunner(app, access_log=None)
@@ -118,10 +146,15 @@ class SlackRecorder:
 
     # recording -----------------------------------------------------------------------------
     def _record(
-        self, method: str, args: dict[str, Any], headers: dict[str, str], status: int = 200
+        self,
+        method: str,
+        args: dict[str, Any],
+        headers: dict[str, str],
+        status: int = 200,
+        rejected: str = "",
     ) -> None:
         with self._lock:
-            self.calls.append(Call(method, args, headers, status))
+            self.calls.append(Call(method, args, headers, status, rejected=rejected))
 
     def find(self, method: str, where: Callable[[Call], bool] = lambda c: True) -> list[Call]:
         """Recorded calls of ``method`` matching ``where``, oldest first."""
@@ -139,6 +172,11 @@ class SlackRecorder:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.find(method, where)
+            broken = [c for c in found if c.rejected]
+            if broken:
+                raise AssertionError(
+                    f"{method} broke a Slack limit ({broken[0].rejected}): {broken[0].args}"[:2000]
+                )
             if len(found) >= count:
                 return found
             time.sleep(0.02)
@@ -167,10 +205,35 @@ class SlackRecorder:
             if failure is not None:
                 pending.remove(failure)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        self._record(method, args, headers, failure.status if failure else 200)
+        problem = "" if failure else self._problem(method, args)
+        self._record(method, args, headers, failure.status if failure else 200, problem)
         if failure is not None:
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if problem:
+            return web.json_response({"ok": False, "error": problem})
         return web.json_response(self._answer(method, args))
+
+    def _problem(self, method: str, args: dict[str, Any]) -> str:
+        if method in MESSAGE_METHODS:
+            return message_problem(args) or ""
+        if method == "files.getUploadURLExternal":
+            length = str(args.get("length", ""))
+            if not args.get("filename") or not length.isdigit() or int(length) <= 0:
+                return "invalid_arguments"
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            if isinstance(files, str):
+                files = json.loads(files)
+            with self._lock:
+                known = all(
+                    isinstance(f, dict)
+                    and f.get("id") in self.uploads
+                    and self.uploads[f["id"]].done
+                    for f in files or []
+                )
+            if not files or not known:
+                return "file_not_found"
+        return ""
 
     def _next_ts(self) -> str:
         n = next(self._ts)
@@ -204,14 +267,48 @@ class SlackRecorder:
                 "ok": True,
                 "channel": {"id": f"CNEW{next(self._ts):06d}", "name": args["name"]},
             }
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):09d}"
+            with self._lock:
+                self.uploads[file_id] = Upload(str(args["filename"]), int(args["length"]))
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = args["files"]
+            listed = json.loads(files) if isinstance(files, str) else files
+            with self._lock:
+                for f in listed:
+                    upload = self.uploads[f["id"]]
+                    upload.title = str(f.get("title", ""))
+                    upload.channel = str(args.get("channel_id", ""))
+                    upload.thread_ts = args.get("thread_ts")
+                    upload.shared = True
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in listed]}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         return {"ok": True}
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self._record("response_url", {"hook": request.match_info["hook"], **body}, {})
+        problem = message_problem(body) or ""
+        self._record("response_url", {"hook": request.match_info["hook"], **body}, {}, 200, problem)
+        if problem:
+            return web.Response(status=400, text=problem)
         return web.Response(text="ok")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        content = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self._lock:
+            upload = self.uploads.get(file_id)
+            fits = upload is not None and not upload.done and len(content) == upload.length
+            if upload is not None and fits:
+                upload.content, upload.done = content, True
+        args = {"file_id": file_id, "bytes": len(content)}
+        self._record("file_upload", args, headers, 200 if fits else 400)
+        if not fits:
+            return web.Response(status=400, text="upload does not match the announced length")
+        return web.Response(text=f"OK - {len(content)}")
 
     # Socket Mode ---------------------------------------------------------------------------
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:

@@ -1,0 +1,100 @@
+"""What Slack's Web API refuses in a message, written down independently of the bot's own table.
+
+The loopback stand-in answers ``ok: false`` with Slack's error code for a message that breaks
+a documented limit, so every integration test that posts a message also checks its size. The
+numbers come from Slack's Block Kit and chat.postMessage reference pages; ``TEXT_LIMIT`` is
+the 4,000 characters Slack recommends for ``text`` (it only truncates at 40,000), which is the
+contract the bot promises.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+TEXT_LIMIT = 4_000
+MAX_BLOCKS = 50
+SECTION_TEXT = 3_000
+SECTION_FIELD = 2_000
+SECTION_FIELDS = 10
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+TEXT_OBJECT = 3_000
+MARKDOWN_TEXT = 12_000
+ACTIONS_ELEMENTS = 25
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2_000
+ID_CHARS = 255
+
+
+def _text_object(node: Any, limit: int, plain_only: bool = False) -> bool:
+    if not isinstance(node, dict) or not isinstance(node.get("text"), str):
+        return False
+    kinds = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
+    return node.get("type") in kinds and 0 < len(node["text"]) <= limit
+
+
+def _button(element: Any) -> bool:
+    return (
+        isinstance(element, dict)
+        and element.get("type") == "button"
+        and _text_object(element.get("text"), BUTTON_TEXT, plain_only=True)
+        and len(str(element.get("value", ""))) <= BUTTON_VALUE
+        and len(str(element.get("action_id", ""))) <= ID_CHARS
+    )
+
+
+def _block(block: Any) -> bool:
+    if not isinstance(block, dict) or len(str(block.get("block_id", ""))) > ID_CHARS:
+        return False
+    kind = block.get("type")
+    if kind == "divider":
+        return True
+    if kind == "header":
+        return _text_object(block.get("text"), HEADER_TEXT, plain_only=True)
+    if kind == "section":
+        fields = block.get("fields") or []
+        if "text" not in block and not fields:
+            return False
+        text_ok = "text" not in block or _text_object(block["text"], SECTION_TEXT)
+        fields_ok = len(fields) <= SECTION_FIELDS and all(
+            _text_object(f, SECTION_FIELD) for f in fields
+        )
+        return text_ok and fields_ok
+    if kind == "context":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= CONTEXT_ELEMENTS and all(
+            _text_object(e, TEXT_OBJECT) for e in elements
+        )
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= ACTIONS_ELEMENTS and all(_button(e) for e in elements)
+    if kind == "markdown":
+        text = block.get("text")
+        return isinstance(text, str) and 0 < len(text) <= MARKDOWN_TEXT
+    return False
+
+
+def message_problem(args: dict[str, Any]) -> str | None:
+    """Slack's error code for a message payload that breaks a limit, or None when it is fine."""
+    text = args.get("text")
+    if text is not None and not isinstance(text, str):
+        return "invalid_arguments"
+    if isinstance(text, str) and len(text) > TEXT_LIMIT:
+        return "msg_too_long"
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):  # a form-encoded call sends blocks as a JSON string
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return "invalid_blocks"
+    if blocks is None:
+        return None if text else "no_text"
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= MAX_BLOCKS:
+        return "invalid_blocks"
+    if not all(_block(b) for b in blocks):
+        return "invalid_blocks"
+    markdown = sum(len(b["text"]) for b in blocks if b.get("type") == "markdown")
+    if markdown > MARKDOWN_TEXT:
+        return "msg_blocks_too_long"
+    return None
