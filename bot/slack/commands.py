@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import shlex
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from bot.incidents import mutate_incident
 from bot.models import Incident, IncidentStatus, Severity
 from bot.postmortem import build_postmortem
 from bot.slack import messages
+from bot.slack.markup import LIMITS, fit, size, visible
 from bot.slack.runtime import SlackRuntime
 
 log = logging.getLogger(__name__)
@@ -102,9 +104,11 @@ def guess_service(text: str, known: Iterable[str]) -> str:
 
 
 def channel_name(incident: Incident) -> str:
-    """A Slack channel name for an incident: lower case, no spaces, at most 80 chars."""
-    slug = re.sub(r"[^a-z0-9]+", "-", incident.title.lower()).strip("-")
-    return f"{incident.id}-{slug}"[:CHANNEL_NAME_CHARS].rstrip("-")
+    """A Slack channel name for an incident: lower-case ASCII, digits and hyphens, ≤ 80 chars."""
+    ascii_title = unicodedata.normalize("NFKD", visible(incident.title)).encode("ascii", "ignore")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.decode().lower()).strip("-")
+    # A channel name is an identifier, not a message: cut without a marker, at a hyphen if any.
+    return f"{incident.id}-{slug}"[: LIMITS.channel_name].rstrip("-")
 
 
 @dataclass(frozen=True)
@@ -288,12 +292,29 @@ class IncidentCommand:
         await self._respond(caller, messages.resolved(resolved, caller.user_id, note), True)
 
     async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
-        """The markdown post-incident review."""
+        """The post-incident review: one markdown block when it fits, else a file and a note."""
         incident = await self._incident(caller, invocation.args[0])
-        if incident is not None:
-            facts = await self.services.pipeline.postmortem_facts(incident.id)
-            markdown = build_postmortem(facts, utcnow())
-            await self._respond(caller, markdown, in_channel=True, markdown=True)
+        if incident is None:
+            return
+        facts = await self.services.pipeline.postmortem_facts(incident.id)
+        review = build_postmortem(facts, utcnow())
+        outbox = self.runtime.outbox
+        if size(review) > LIMITS.markdown_block:
+            filename = f"postmortem-{incident.id}.md"
+            title = f"Post-incident review: {incident.title}"
+            if await outbox.upload_file(caller.channel_id, filename, review, title):
+                note = messages.postmortem_uploaded(incident, filename, len(review))
+                await self._respond(caller, note, in_channel=True)
+                return
+            # Slack refused the file (e.g. the bot is not in this channel): cut, never silently.
+            await self._respond(caller, messages.postmortem_upload_failed(incident))
+            review = fit(review, LIMITS.markdown_block)
+        if caller.response_url:
+            text = messages.postmortem_inline(incident, len(review))
+            blocks = [{"type": "markdown", "text": review}]
+            await outbox.respond(caller.response_url, text, in_channel=True, blocks=blocks)
+        else:
+            await self._respond(caller, messages.postmortem_inline(incident, len(review)))
 
 
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
