@@ -99,7 +99,7 @@ _SECRET_SUFFIXES = (
 )  # fmt: skip
 # Trailing words that do not change what a value is ("password_b64", "SECRET_KEY_BASE").
 _TRANSPARENT = frozenset(
-    {"value", "val", "b64", "base64", "enc", "encoded", "encrypted", "plain", "plaintext",
+    {"value", "val", "b", "b64", "base64", "enc", "encoded", "encrypted", "plain", "plaintext",
      "raw", "hash", "hashed", "base", "hex"}
 )  # fmt: skip
 # Values that say something about a secret without being one.

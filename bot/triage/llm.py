@@ -92,7 +92,7 @@ class LLMTriager:
             if verdict.triage is not None:
                 return self._completed(verdict.triage, completion, attempts)
             attempts.errors.extend(f"attempt {attempt}: {error}" for error in verdict.errors)
-            echo = self.redactor.redact(completion.text[:ECHO_LIMIT])
+            echo = self.redactor.redact(completion.text)[:ECHO_LIMIT]
             messages = [
                 *messages,
                 ChatMessage("assistant", echo),

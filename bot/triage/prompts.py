@@ -19,8 +19,8 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.models import Alert, Category, Incident, RunbookChunk
+from bot.ports import ChatMessage
 from bot.redaction import Redactor
-from bot.triage.base import ChatMessage
 from bot.triage.context import TriageContext
 
 _PARTIAL = re.compile(r"\{\{>\s*([A-Za-z0-9_-]+)\s*\}\}")
@@ -139,9 +139,11 @@ class PromptSet:
             "incident_id": ctx.incident.id,
             "allowed_actions": ", ".join(sorted(set(ctx.allowed_actions))) or "(none)",
             "allowed_services": ", ".join(ctx.allowed_services),
-            "incident_json": _dump(redactor.redact_obj(_incident_data(ctx.incident))),
-            "alerts_json": _dump(redactor.redact_obj([_alert_data(a) for a in ctx.alerts])),
-            "runbooks": "\n\n".join(_runbook_text(c) for c in ctx.runbooks) or "(none)",
+            "incident_json": _dump(redactor.redact_obj(_incident_data(ctx.incident, redactor))),
+            "alerts_json": _dump(
+                redactor.redact_obj([_alert_data(a, redactor) for a in ctx.alerts])
+            ),
+            "runbooks": "\n\n".join(_runbook_text(c, redactor) for c in ctx.runbooks) or "(none)",
         }
         user = _VARIABLE.sub(lambda m: values[m.group(1)], self.user)
         return [
@@ -158,36 +160,40 @@ def _clean(value: str, limit: int = TEXT_LIMIT) -> str:
     return neutralise(value[: limit * 2])[:limit]
 
 
-def _incident_data(incident: Incident) -> dict[str, Any]:
+def _incident_data(incident: Incident, redactor: Redactor) -> dict[str, Any]:
+    r = redactor.redact  # before _clean clips: a cut secret no longer matches its rule
     return {
         "incident": {
-            "title": _clean(incident.title),
-            "service": _clean(incident.service),
+            "title": _clean(r(incident.title)),
+            "service": _clean(r(incident.service)),
             "severity": incident.severity.value,
             "alert_count": incident.alert_count,
         }
     }
 
 
-def _alert_data(alert: Alert) -> dict[str, Any]:
+def _alert_data(alert: Alert, redactor: Redactor) -> dict[str, Any]:
+    r, rv = redactor.redact, redactor.redact_value  # before _clean clips
+    labels = list(alert.labels.items())[:40]
+    annotations = list(alert.annotations.items())[:20]
     return {
-        "source": _clean(alert.source),
+        "source": _clean(r(alert.source)),
         "status": alert.status.value,
-        "service": _clean(alert.service),
-        "title": _clean(alert.title),
-        "description": _clean(alert.description),
+        "service": _clean(r(alert.service)),
+        "title": _clean(r(alert.title)),
+        "description": _clean(r(alert.description)),
         "severity_hint": alert.severity_hint.value if alert.severity_hint else None,
-        "labels": {_clean(k, 200): _clean(v, 500) for k, v in list(alert.labels.items())[:40]},
-        "annotations": {_clean(k, 200): _clean(v) for k, v in list(alert.annotations.items())[:20]},
+        "labels": {_clean(r(k), 200): _clean(rv(k, v), 500) for k, v in labels},
+        "annotations": {_clean(r(k), 200): _clean(rv(k, v)) for k, v in annotations},
         "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
     }
 
 
-def _runbook_text(chunk: RunbookChunk) -> str:
+def _runbook_text(chunk: RunbookChunk, redactor: Redactor) -> str:
     header = f"[id: {chunk.chunk_id}] runbook {chunk.runbook_id} {chunk.version}: {chunk.title}"
     if chunk.section:
         header += f" / {chunk.section}"
-    return f"{neutralise(header)}\n{_clean(chunk.text, RUNBOOK_TEXT_LIMIT)}"
+    return f"{neutralise(header)}\n{_clean(redactor.redact(chunk.text), RUNBOOK_TEXT_LIMIT)}"
 
 
 def feedback(prompts: PromptSet, errors: list[str], redactor: Redactor) -> ChatMessage:
