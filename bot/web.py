@@ -24,6 +24,7 @@ from bot.app import Services
 from bot.clock import utcnow
 from bot.errors import BotError, PayloadError, StoreError
 from bot.ingest import SOURCES
+from bot.webguard import BodyGuard, pagerduty_signature_valid
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _authorised(request: Request, services: Services) -> bool:
-    token = services.settings.alert_webhook_token
+def _authorised(request: Request, services: Services, source: str, body: bytes) -> bool:
+    settings = services.settings
+    pagerduty_secret = settings.pagerduty_signing_secret
+    if source == "pagerduty" and pagerduty_secret is not None:
+        signature = request.headers.get("x-pagerduty-signature")
+        secret = pagerduty_secret.get_secret_value().encode()
+        if pagerduty_signature_valid(secret, signature, body):
+            return True
+        if settings.alert_webhook_token is None:
+            return False
+    token = settings.alert_webhook_token
     if token is None:
-        return True
+        return settings.alert_webhook_allow_unauthenticated
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer":
@@ -97,12 +107,15 @@ def alert_endpoint(services: Services, work: BackgroundWork) -> Callable[..., Aw
 
     async def receive(request: Request) -> Response:
         source = request.path_params["source"]
-        if not _authorised(request, services):
+        try:
+            body = await read_body(request, services.settings.alert_max_body_bytes)
+        except PayloadError as exc:
+            return _error(exc.status, str(exc), source=source)
+        if not _authorised(request, services, source, body):
             return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
         if source not in SOURCES:
             return _error(404, f"unknown alert source {source!r}; known: {', '.join(SOURCES)}")
         try:
-            body = await read_body(request, services.settings.alert_max_body_bytes)
             receipt = await services.pipeline.ingest(
                 source, body, request.headers.get("content-type"), utcnow()
             )
@@ -198,7 +211,18 @@ def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) 
     """The ASGI app for ``incident-bot serve``."""
     work = BackgroundWork()
     routes: list[BaseRoute] = [
-        Route("/alerts/{source}", alert_endpoint(services, work), methods=["POST"]),
+        Route(
+            "/alerts/{source}",
+            alert_endpoint(services, work),
+            methods=["POST"],
+            middleware=[
+                Middleware(
+                    BodyGuard,
+                    max_body_bytes=services.settings.alert_max_body_bytes,
+                    read_timeout_seconds=services.settings.webhook_read_timeout_seconds,
+                )
+            ],
+        ),
         *health_endpoints(services),
         *(extra_routes or []),
     ]

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -33,6 +34,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import Outbox
 from bot.slack.runtime import SlackRuntime
 from bot.web import BackgroundWork
+from bot.webguard import SlackEventsGuard
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +170,13 @@ def attach_slack(services: Services, socket_mode: bool) -> list[BaseRoute]:
     async def slack_events(request: Request) -> Response:
         return await handler.handle(request)
 
-    return [Route(EVENTS_PATH, slack_events, methods=["POST"])]
+    guard = Middleware(
+        SlackEventsGuard,
+        signing_secret=settings.slack_signing_secret.get_secret_value().encode(),
+        max_body_bytes=settings.slack_max_body_bytes,
+        read_timeout_seconds=settings.webhook_read_timeout_seconds,
+    )
+    return [Route(EVENTS_PATH, slack_events, methods=["POST"], middleware=[guard])]
 
 
 def _attach_socket_mode(services: Services, app: AsyncApp, settings: Settings) -> None:
