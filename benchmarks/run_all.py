@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.ingest", [], ["--requests", "1000", "--storm", "2000"]),
     ("benchmarks.ingest_parse", [], []),
+    ("benchmarks.redaction", [], ["--repeat", "5"]),
     ("benchmarks.policy", [], []),
     ("benchmarks.triage_eval", [], []),
     ("benchmarks.retrieval", [], []),
