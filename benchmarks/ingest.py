@@ -29,6 +29,8 @@ from benchmarks.report import figure
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
+TARGET_RATE = 1500.0  # alerts/s on SQLite
+TARGET_RATIO = 0.5  # of the bare endpoint's throughput
 
 
 def _free_port() -> int:
@@ -52,12 +54,25 @@ def _start(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     raise RuntimeError(f"server did not start: {argv}")
 
 
-def start_ours(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+def build_runbook_index(path: Path) -> None:
+    """Index the runbooks before any server starts, so no measurement shares the CPU with it."""
+    env = dict(os.environ, RUNBOOK_INDEX_PATH=str(path), LOG_LEVEL="WARNING")
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "runbooks", "index"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_ours(tmp: Path, port: int, index: Path) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         SQLITE_PATH=str(tmp / "bench.db"),
         ALERT_WEBHOOK_TOKEN=TOKEN,
-        RUNBOOK_INDEX_PATH=str(tmp / "runbooks.db"),
+        RUNBOOK_INDEX_PATH=str(index),
         LOG_LEVEL="WARNING",
     )
     argv = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)]
@@ -132,9 +147,9 @@ def measure(port: int, n: int, concurrency: int, groups: int) -> dict[str, float
     return {"rate": n / seconds, "p50": pct(lat, 50), "p99": pct(lat, 99), "failures": failures}
 
 
-def storm(tmp: Path, n: int, concurrency: int) -> dict[str, int]:
+def storm(tmp: Path, n: int, concurrency: int, index: Path) -> dict[str, int]:
     port = _free_port()
-    server = start_ours(tmp / "storm", port)
+    server = start_ours(tmp / "storm", port, index)
     try:
         url = f"http://127.0.0.1:{port}/alerts/generic"
         _, _, failures = asyncio.run(drive(url, [alert_body(i, 20) for i in range(n)], concurrency))
@@ -168,8 +183,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as name:
         tmp = Path(name)
+        index = tmp / "runbooks.db"
+        build_runbook_index(index)
         ours_port, bare_port = _free_port(), _free_port()
-        ours, bare = start_ours(tmp, ours_port), start_bare(bare_port)
+        ours, bare = start_ours(tmp, ours_port, index), start_bare(bare_port)
         try:
             base = measure(bare_port, args.requests, args.concurrency, 20)
             mine = measure(ours_port, args.requests, args.concurrency, 20)
@@ -177,17 +194,19 @@ def main() -> int:
             for proc in (ours, bare):
                 proc.terminate()
                 proc.wait(30)
-        result = storm(tmp, args.storm, args.concurrency)
+        result = storm(tmp, args.storm, args.concurrency, index)
     print(f"{'endpoint':<28}{'alerts/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for label, row in (("bare Starlette (baseline)", base), ("incident-bot /alerts", mine)):
         print(
             f"{label:<28}{row['rate']:>10.0f}{row['p50']:>9.1f}{row['p99']:>9.1f}"
             f"{row['failures']:>9.0f}"
         )
+    ratio = mine["rate"] / base["rate"]
+    fast = mine["rate"] >= TARGET_RATE and ratio >= TARGET_RATIO
     print(
-        f"ratio ours/bare throughput: {mine['rate'] / base['rate']:.2f}  "
-        f"p99: {mine['p99'] / base['p99']:.2f}x   target: >= 1000 alerts/s "
-        f"({'met' if mine['rate'] >= 1000 else 'MISSED'})"
+        f"ratio ours/bare throughput: {ratio:.2f}  p99: {mine['p99'] / base['p99']:.2f}x   "
+        f"target: >= {TARGET_RATE:.0f} alerts/s and >= {TARGET_RATIO}x bare "
+        f"({'met' if fast else 'MISSED'})"
     )
     print(
         f"storm: {result['posted']} alerts over 20 group keys -> {result['incidents']} incidents, "
@@ -202,8 +221,8 @@ def main() -> int:
         mine["rate"],
         "alerts/s",
         baseline=base["rate"],
-        target=">= 1000 alerts/s",
-        met=mine["rate"] >= 1000,
+        target=f">= {TARGET_RATE:.0f}/s, {TARGET_RATIO}x",
+        met=fast,
     )
     figure("webhook p50 latency", mine["p50"], "ms", baseline=base["p50"])
     figure("webhook p99 latency", mine["p99"], "ms", baseline=base["p99"])

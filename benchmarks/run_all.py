@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (module, arguments for a full run, arguments for --quick)
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.ingest", [], ["--requests", "1000", "--storm", "2000"]),
+    ("benchmarks.growth", [], ["--quick"]),
     ("benchmarks.ingest_parse", [], []),
     ("benchmarks.redaction", [], ["--repeat", "5"]),
     ("benchmarks.policy", [], []),

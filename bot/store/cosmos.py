@@ -117,7 +117,7 @@ class CosmosStore:
     async def get_raw(self, raw_id: str) -> RawPayload:
         return _load(RawPayload, await self.items.read(RAW, raw_id, raw_id, f"raw {raw_id!r}"))
 
-    async def add_alert(self, alert: Alert) -> bool:
+    async def add_alert(self, alert: Alert, ins: str | None = None) -> bool:
         key_id = wire.item_id("alk", alert.dedup_key)
         key: Item = {
             "id": key_id,
@@ -130,7 +130,7 @@ class CosmosStore:
         except Conflict:
             await self._finish_alert(key_id)
             return False
-        await self._write_alert(Alert.model_validate(key["doc"]))
+        await self._write_alert(Alert.model_validate(key["doc"]), ins)
         return True
 
     async def add_alerts(
@@ -154,10 +154,12 @@ class CosmosStore:
             firsts.setdefault(alert.dedup_key, index)
         stored = [False] * len(batch)
         gate = asyncio.Semaphore(ALERT_BATCH_CONCURRENCY)
+        # Sort keys taken now, in input order: the concurrent writes may land in any order.
+        order = {index: wire.insertion_key() for index in firsts.values()}
 
         async def store_one(index: int) -> None:
             async with gate:
-                stored[index] = await self.add_alert(batch[index])
+                stored[index] = await self.add_alert(batch[index], order[index])
 
         await asyncio.gather(*(store_one(index) for index in firsts.values()))
         kept = [a for a, ok in zip(batch, stored, strict=True) if ok and a.incident_id]
@@ -189,12 +191,12 @@ class CosmosStore:
                 await _backoff(attempt)
         raise StoreError(f"{what}: gave up counting after {CAS_ATTEMPTS} concurrent updates")
 
-    async def _write_alert(self, alert: Alert) -> None:
+    async def _write_alert(self, alert: Alert, ins: str | None = None) -> None:
         body = {
             "id": alert.id,
             "incidentId": alert.incident_id or UNFILED,
             "receivedAt": wire.instant(alert.received_at),
-            "ins": wire.insertion_key(),
+            "ins": ins or wire.insertion_key(),
             "doc": _doc(alert),
         }
         try:
