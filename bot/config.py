@@ -120,6 +120,7 @@ class Settings(BaseSettings):
     llm_retry_max_sleep_seconds: float = Field(
         default=60.0, ge=0, alias="LLM_RETRY_MAX_SLEEP_SECONDS"
     )
+    llm_max_concurrency: int = Field(default=4, ge=1, le=256, alias="LLM_MAX_CONCURRENCY")
     triage_rules_path: Path = Field(
         default=PROJECT_ROOT / "bot" / "triage" / "keywords.yaml", alias="TRIAGE_RULES_PATH"
     )

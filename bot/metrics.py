@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import math
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.models import TokenUsage
@@ -43,6 +45,24 @@ LLM_COST = Counter(
     ["provider", "model"],
     registry=REGISTRY,
 )
+LLM_CALLS_IN_FLIGHT = Gauge(
+    "incident_bot_llm_calls_in_flight",
+    "Model calls being answered now, by provider (bounded by LLM_MAX_CONCURRENCY).",
+    ["provider"],
+    registry=REGISTRY,
+)
+LLM_CALLS_WAITING = Gauge(
+    "incident_bot_llm_calls_waiting",
+    "Model calls waiting for a free slot under LLM_MAX_CONCURRENCY, by provider.",
+    ["provider"],
+    registry=REGISTRY,
+)
+LLM_SLOT_TIMEOUTS = Counter(
+    "incident_bot_llm_slot_timeouts",
+    "Model calls that gave up waiting LLM_TIMEOUT_SECONDS for a free slot, by provider.",
+    ["provider"],
+    registry=REGISTRY,
+)
 POLICY_DECISIONS = Counter(
     "incident_bot_policy_decisions",
     "Policy decisions, by outcome.",
@@ -76,10 +96,22 @@ SLACK_API_RETRIES = Counter(
 
 
 def count_usage(provider: str, model: str, usage: TokenUsage) -> None:
-    """Add one triage's token usage and estimated cost."""
-    LLM_TOKENS.labels(provider, model, "prompt").inc(usage.prompt_tokens)
-    LLM_TOKENS.labels(provider, model, "completion").inc(usage.completion_tokens)
-    LLM_COST.labels(provider, model).inc(usage.cost_usd)
+    """Add one triage's token usage and estimated cost; a negative or non-finite count adds 0.
+
+    Counters raise on a negative increment, and the counts came from a model: this must never
+    be what stops a triage from being stored.
+    """
+    LLM_TOKENS.labels(provider, model, "prompt").inc(_amount(usage.prompt_tokens))
+    LLM_TOKENS.labels(provider, model, "completion").inc(_amount(usage.completion_tokens))
+    LLM_COST.labels(provider, model).inc(_amount(usage.cost_usd))
+
+
+def _amount(value: float) -> float:
+    try:
+        amount = float(value)
+    except (OverflowError, TypeError, ValueError):
+        return 0.0
+    return amount if math.isfinite(amount) and amount > 0 else 0.0
 
 
 def exposition() -> tuple[bytes, str]:

@@ -82,6 +82,8 @@ def build_gateway(settings: Settings) -> OpenAIChat:
         model=model,
         response_format=settings.llm_response_format,
         retry=retry,
+        max_concurrency=settings.llm_max_concurrency,
+        slot_timeout=settings.llm_timeout_seconds,
     )
 
 

@@ -114,8 +114,12 @@ class LLMTriager:
 
     async def _account(self, completion: Completion, attempts: _Attempts, now: datetime) -> None:
         attempts.raw.append(completion.text)
+        attempts.errors.extend(completion.usage_problems)
         usage = self.prices.usage(
-            completion.model, completion.prompt_tokens, completion.completion_tokens
+            completion.model,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            completion.total_tokens,
         )
         attempts.usage = attempts.usage + usage
         await self.budget.spend(now, usage.total_tokens)

@@ -4,6 +4,8 @@ Speaks ``POST /v1/chat/completions`` (OpenAI, vLLM, Ollama) and
 ``POST /openai/deployments/{deployment}/chat/completions?api-version=...`` (Azure OpenAI),
 records every request (path, query, headers, raw body, decoded JSON) and answers from a
 queue of ``Reply`` values. An empty queue answers 500 so a test never hangs on a missing script.
+It counts the requests it is answering at once (``in_flight``, ``max_in_flight``); a reply can
+be held back until the test sets an ``asyncio.Event``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+# A Reply's default usage: the counts a well-behaved server reports.
+COUNTED: Any = object()
 
 
 @dataclass
@@ -31,6 +36,9 @@ class Reply:
     model: str = "test-model-2026-01-01"
     prompt_tokens: int = 100
     completion_tokens: int = 50
+    # Sent as the completion's ``usage`` as it is (any JSON value), instead of the counts above.
+    usage: Any = COUNTED
+    hold: asyncio.Event | None = None
 
     @classmethod
     def error(
@@ -39,6 +47,12 @@ class Reply:
         """An OpenAI-style error body with the given HTTP status."""
         body = {"error": {"message": message, "type": "scripted", "param": None, "code": None}}
         return cls(status=status, body=body, headers=headers or {})
+
+    @classmethod
+    def html(cls, status: int = 200) -> Reply:
+        """A proxy's HTML error page, the way a gateway in front of the model serves it."""
+        page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        return cls(status=status, raw=page, headers={"Content-Type": "text/html"})
 
 
 @dataclass
@@ -59,6 +73,8 @@ class LLMServer:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[Recorded] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -103,8 +119,15 @@ class LLMServer:
             )
         )
         reply = self.replies.popleft() if self.replies else Reply.error(500, "no scripted reply")
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if reply.hold is not None:
+                await reply.hold.wait()
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            self.in_flight -= 1
         if reply.raw is not None:
             return web.Response(status=reply.status, text=reply.raw, headers=reply.headers)
         payload = reply.body if reply.body is not None else self._completion(reply)
@@ -124,9 +147,13 @@ class LLMServer:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {
-                "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.completion_tokens,
-                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-            },
+            "usage": (
+                {
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                }
+                if reply.usage is COUNTED
+                else reply.usage
+            ),
         }

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import metrics
 from bot.config import PROJECT_ROOT, load_settings
 from bot.models import Alert, Category, ExecutionStatus, Incident, RunbookChunk, Severity
 from bot.redaction import Redactor
@@ -23,7 +24,7 @@ from bot.triage import LLMTriager, build_triager
 from bot.triage.gateway import JSON_OBJECT, OpenAIChat, RetryPolicy
 from bot.triage.prompts import PromptSet
 from bot.triage.rules import RulesEngine
-from bot.triage.usage import PriceTable, budget_day
+from bot.triage.usage import MAX_CALL_TOKENS, PriceTable, budget_day
 from tests.integration.llm_server import LLMServer, Reply
 
 pytestmark = pytest.mark.integration
@@ -130,6 +131,8 @@ def make_triager(
     max_retries: int = 2,
     budget: int = 0,
     extra_patterns: tuple[str, ...] = (),
+    max_concurrency: int = 4,
+    slot_timeout: float = 30.0,
 ) -> LLMTriager:
     client = openai.AsyncOpenAI(
         base_url=f"{server.url}/v1", api_key="sk-test-key", timeout=timeout, max_retries=0
@@ -141,6 +144,8 @@ def make_triager(
         retry=RetryPolicy(max_retries=max_retries, max_total_sleep=30.0),
         sleep=sleeps,
         rng=random.Random(7),
+        max_concurrency=max_concurrency,
+        slot_timeout=slot_timeout,
     )
     return LLMTriager(
         gateway,
@@ -375,7 +380,9 @@ async def test_azure_path_sends_api_key_header(server, store) -> None:
     )
     server.script(Reply(content=reply_json(), model="gpt-4o-mini-2024-07-18"))
     incident, alerts, chunks = make_incident()
-    triage = await build_triager(settings, store).triage(incident, alerts, chunks, ALLOWED, NOW)
+    triage = await build_triager(settings, store).triage(
+        incident, alerts, chunks, ALLOWED, NOW
+    )
     sent = server.requests[0]
     assert sent.path == "/openai/deployments/triage-4o/chat/completions"
     assert sent.query == {"api-version": "2024-10-21"}
@@ -395,9 +402,218 @@ async def test_openai_provider_built_from_settings(server, store) -> None:
     )
     server.script(Reply(content=reply_json()))
     incident, alerts, chunks = make_incident()
-    triage = await build_triager(settings, store).triage(incident, alerts, chunks, ALLOWED, NOW)
+    triage = await build_triager(settings, store).triage(
+        incident, alerts, chunks, ALLOWED, NOW
+    )
     assert server.requests[0].body["model"] == "local-llama"
     assert triage.execution_status is ExecutionStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    "unreadable",
+    [
+        Reply.html(),
+        Reply(raw="<html>upstream timed out</html>", headers={"Content-Type": "application/json"}),
+        Reply(
+            raw='{"choices": [{"message": {"content": "cut of',
+            headers={"Content-Type": "application/json"},
+        ),
+        Reply(body=["not", "a", "completion"]),
+        Reply(body={"choices": "none today", "model": "m"}),
+        Reply(body={"choices": [{"message": {"role": "assistant", "content": {"a": 1}}}]}),
+    ],
+    ids=[
+        "html",
+        "html-typed-as-json",
+        "truncated-json",
+        "json-list",
+        "choices-str",
+        "content-dict",
+    ],
+)
+async def test_an_unreadable_200_is_retried_like_a_5xx(
+    server, store, sleeps, unreadable: Reply
+) -> None:
+    server.script(unreadable, unreadable, Reply(content=reply_json()))
+    incident, alerts, chunks = make_incident()
+    triage = await make_triager(server, store, sleeps).triage(
+        incident, alerts, chunks, ALLOWED, NOW
+    )
+    assert len(server.requests) == 3
+    assert triage.execution_status is ExecutionStatus.COMPLETED
+    assert triage.raw_responses == [reply_json()]  # the garbage was never taken for a reply
+    first, second = sleeps.delays  # the same back-off as for a 5xx
+    assert 0.25 <= first <= 0.5 and 0.5 <= second <= 1.0
+
+
+async def test_html_200_every_time_falls_back_honestly(server, store, sleeps) -> None:
+    server.script(Reply.html(), Reply.html(), Reply.html())
+    incident, alerts, chunks = make_incident()
+    triage = await make_triager(server, store, sleeps, max_retries=2).triage(
+        incident, alerts, chunks, ALLOWED, NOW
+    )
+    assert len(server.requests) == 3 and len(sleeps.delays) == 2
+    assert triage.execution_status is ExecutionStatus.RECOVERED_FALLBACK
+    assert triage.provider == "rules" and triage.proposals == []
+    assert triage.raw_responses == []
+    (error,) = [e for e in triage.errors if "UnreadableReply" in e]
+    assert "HTTP 200 text/html" in error and "not a chat completion" in error
+    assert "after 3 attempt(s)" in error and "502 Bad Gateway" in error
+
+
+def _counted(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected", "problem"),
+    [
+        (
+            {"prompt_tokens": -100, "completion_tokens": -50, "total_tokens": -150},
+            (0, 0, 0),
+            "usage.prompt_tokens is negative",
+        ),
+        (
+            {"prompt_tokens": 100, "completion_tokens": -50, "total_tokens": 50},
+            (100, 0, 100),
+            "usage.completion_tokens is negative",
+        ),
+        (
+            {"prompt_tokens": 10**400, "completion_tokens": 10**30, "total_tokens": 10**400},
+            (MAX_CALL_TOKENS, MAX_CALL_TOKENS, 2 * MAX_CALL_TOKENS),
+            f"capped at {MAX_CALL_TOKENS}",
+        ),
+        (
+            {"prompt_tokens": 12.5, "completion_tokens": "50", "total_tokens": True},
+            (0, 0, 0),
+            "usage.prompt_tokens is not an integer (12.5)",
+        ),
+        (
+            {"prompt_tokens": float("nan"), "completion_tokens": float("-inf")},
+            (0, 0, 0),
+            "usage.completion_tokens is not an integer (-inf)",
+        ),
+        (
+            {"prompt_tokens": [1], "completion_tokens": {"n": 1}, "total_tokens": None},
+            (0, 0, 0),
+            "usage.prompt_tokens is not an integer (list)",
+        ),
+        (
+            {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 7},
+            (100, 50, 150),
+            "usage.total_tokens (7) is not prompt_tokens + completion_tokens (150)",
+        ),
+        (
+            {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 900},
+            (100, 50, 900),
+            "counted as 900",
+        ),
+        ({"prompt_tokens": 100.0, "completion_tokens": 50}, (100, 50, 150), None),
+        (None, (0, 0, 0), None),
+        ("lots", (0, 0, 0), None),
+    ],
+    ids=[
+        "all-negative",
+        "one-negative",
+        "absurd",
+        "non-integers",
+        "nan-inf",
+        "containers",
+        "total-short",
+        "total-over",
+        "integral-float",
+        "null",
+        "string",
+    ],
+)
+async def test_untrusted_usage_is_clamped_noted_and_never_raises(
+    server, store, sleeps, usage: Any, expected: tuple[int, int, int], problem: str | None
+) -> None:
+    server.script(Reply(content=reply_json(), usage=usage, model="gpt-4o-mini-2024-07-18"))
+    incident, alerts, chunks = make_incident()
+    triage = await make_triager(server, store, sleeps).triage(
+        incident, alerts, chunks, ALLOWED, NOW
+    )
+    assert triage.execution_status is ExecutionStatus.COMPLETED
+    counted = (triage.usage.prompt_tokens, triage.usage.completion_tokens)
+    assert (*counted, triage.usage.total_tokens) == expected
+    assert triage.usage.cost_usd >= 0
+    assert await store.get_token_usage(budget_day(NOW)) == triage.usage.total_tokens
+    usage_errors = [e for e in triage.errors if e.startswith("usage.")]
+    if problem is None:
+        assert usage_errors == []
+    else:
+        assert any(problem in e for e in usage_errors), usage_errors
+    model = ("openai", "gpt-4o-mini-2024-07-18")
+    before = _counted(
+        "incident_bot_llm_tokens_total", provider=model[0], model=model[1], kind="prompt"
+    )
+    metrics.count_usage(*model, triage.usage)
+    after = _counted(
+        "incident_bot_llm_tokens_total", provider=model[0], model=model[1], kind="prompt"
+    )
+    assert after - before == expected[0]
+
+
+async def _until(condition: Any) -> None:
+    """Wait for the loopback world to reach a state (no fixed sleeps; a deadline against hangs)."""
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_at_most_llm_max_concurrency_calls_are_in_flight(server, store, sleeps) -> None:
+    limit, triages = 3, 20
+    release = asyncio.Event()
+    server.script(*(Reply(content=reply_json(), hold=release) for _ in range(triages)))
+    triager = make_triager(server, store, sleeps, max_concurrency=limit)
+    in_flight = {"name": "incident_bot_llm_calls_in_flight", "provider": "openai"}
+    waiting = {"name": "incident_bot_llm_calls_waiting", "provider": "openai"}
+    in_flight_before = _counted(**in_flight)
+    waiting_before = _counted(**waiting)
+    incidents = [make_incident(f"Errors after release {n}") for n in range(triages)]
+    storm = [
+        asyncio.create_task(triager.triage(incident, alerts, chunks, ALLOWED, NOW))
+        for incident, alerts, chunks in incidents
+    ]
+    try:
+        await _until(
+            lambda: (
+                server.in_flight == limit
+                and _counted(**waiting) - waiting_before == triages - limit
+            )
+        )
+        assert len(server.requests) == limit
+        assert _counted(**in_flight) - in_flight_before == limit
+    finally:
+        release.set()  # even when an assertion failed, so the teardown does not hang
+    results = await asyncio.gather(*storm)
+    assert [t.execution_status for t in results] == [ExecutionStatus.COMPLETED] * triages
+    assert len(server.requests) == triages
+    assert server.max_in_flight == limit
+    assert _counted(**in_flight) == in_flight_before
+    assert _counted(**waiting) == waiting_before
+
+
+async def test_waiting_longer_than_the_timeout_for_a_slot_falls_back(server, store, sleeps) -> None:
+    release = asyncio.Event()
+    server.script(Reply(content=reply_json(), hold=release))
+    triager = make_triager(server, store, sleeps, max_concurrency=1, slot_timeout=0.05)
+    timeouts_before = _counted("incident_bot_llm_slot_timeouts_total", provider="openai")
+    first = asyncio.create_task(triager.triage(*make_incident("first"), ALLOWED, NOW))
+    try:
+        await _until(lambda: server.in_flight == 1)
+        second = await triager.triage(*make_incident("second"), ALLOWED, NOW)
+    finally:
+        release.set()
+    assert len(server.requests) == 1  # the second never reached the model
+    assert second.execution_status is ExecutionStatus.RECOVERED_FALLBACK
+    assert second.provider == "rules" and second.proposals == []
+    assert any("waiting for a free model slot" in e for e in second.errors), second.errors
+    assert sleeps.delays == []  # giving up on a slot is final, not retried
+    after = _counted("incident_bot_llm_slot_timeouts_total", provider="openai")
+    assert after - timeouts_before == 1
+    assert (await first).execution_status is ExecutionStatus.COMPLETED
 
 
 SECRETS = {
@@ -513,3 +729,50 @@ def test_invariant_1_property_any_model_output_stays_within_the_allowlist(raw: s
     assert triage.raw_responses == [raw]
     if triage.execution_status is not ExecutionStatus.COMPLETED:
         assert triage.proposals == []
+
+
+usage_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+    st.lists(st.integers(), max_size=2),
+)
+model_usages = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "prompt_tokens": usage_values,
+            "completion_tokens": usage_values,
+            "total_tokens": usage_values,
+        },
+    ),
+    usage_values,
+)
+
+
+async def _usage_triage(usage: Any) -> Any:
+    llm = LLMServer()
+    await llm.start()
+    db = SQLiteStore(":memory:")
+    try:
+        llm.script(Reply(content=reply_json(), usage=usage))
+        triage = await make_triager(llm, db, Sleeps()).triage(*make_incident(), ALLOWED, NOW)
+        return triage, await db.get_token_usage(budget_day(NOW))
+    finally:
+        await db.close()
+        await llm.stop()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(usage=model_usages)
+def test_property_no_usage_a_model_reports_can_break_triage_or_counting(usage: Any) -> None:
+    triage, spent = asyncio.run(_usage_triage(usage))
+    assert triage.execution_status is ExecutionStatus.COMPLETED
+    counts = triage.usage
+    assert 0 <= counts.prompt_tokens <= MAX_CALL_TOKENS
+    assert 0 <= counts.completion_tokens <= MAX_CALL_TOKENS
+    assert counts.prompt_tokens + counts.completion_tokens <= counts.total_tokens
+    assert counts.total_tokens <= 2 * MAX_CALL_TOKENS and spent == counts.total_tokens
+    metrics.count_usage("openai", triage.model, counts)
