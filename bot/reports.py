@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import ActionRequest, Alert, Incident, Triage
-from bot.slack.markup import LIMITS, fit, mrkdwn
+from bot.slack.markup import LIMITS, fit, mrkdwn, size
 
 if TYPE_CHECKING:
     from bot.pipeline import TriageResult
@@ -80,6 +81,45 @@ CARD_LABELS = 6
 CARD_REASONS = 8
 
 
+def _card_lines(
+    incident: Incident,
+    triage: Triage,
+    requests: list[ActionRequest],
+    alerts: list[Alert],
+    clean: Callable[[str, int], str],
+) -> Iterator[str]:
+    yield (
+        f"┃ {incident.severity.value} · {clean(incident.service, 80)} · {triage.category.value} "
+        f"· confidence {triage.confidence:.2f} · {incident.id}"
+    )
+    yield (
+        f"┃ triaged by {clean(triage.provider, 80)} ({clean(triage.model or 'n/a', 120)}), "
+        f"{triage.execution_status.value}"
+    )
+    yield f"┃ Summary: {clean(triage.summary, 600)}"
+    yield f"┃ Root cause: {clean(triage.root_cause, 600)}"
+    yield "┃ Evidence:"
+    for alert in alerts[:CARD_ALERTS]:
+        labels = ", ".join(f"{k}={v}" for k, v in islice(alert.labels.items(), CARD_LABELS))
+        yield f"┃   [{alert.status.value}] {clean(alert.title, 200)}"
+        if alert.description:
+            yield f"┃     {clean(alert.description, 300)}"
+        yield f"┃     {clean(labels, 300)}"
+    cited = ", ".join(f"{ref.id}@{ref.version}" for ref in triage.runbooks) or "none"
+    yield f"┃ Runbooks: {clean(cited, 300)}"
+    for request in requests:
+        d = request.decision
+        buttons = "  [ Approve ]  [ Deny ]" if request.state.value == "pending_approval" else ""
+        params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
+        shown = clean(params, 300) if request.proposal.params else ""
+        yield (
+            f"┃ ▸ {clean(request.proposal.action, 120)} {shown} → {d.outcome.value} "
+            f"(decision {d.id}){buttons}"
+        )
+        for hit in d.reasons[:CARD_REASONS]:
+            yield f"┃     {clean(hit.rule_id, 120)}: {clean(hit.reason, 300)}"
+
+
 def render_card_text(
     incident: Incident,
     triage: Triage,
@@ -92,40 +132,21 @@ def render_card_text(
     """The triage card as text: evidence first, then proposals and their decisions.
 
     It is the ``text`` of the Slack card (notifications, screen readers), so every value is
-    redacted, then escaped for mrkdwn, and the whole fits ``limit`` with a visible cut marker.
-    A terminal passes ``escape=str``.
+    redacted, then escaped for mrkdwn, and the whole fits ``limit`` with a visible cut marker
+    (lines past the limit are not rendered at all). A terminal passes ``escape=str``.
     """
 
-    def r(text: str, chars: int = 300) -> str:
+    def clean(text: str, chars: int) -> str:
         return fit(escape(redactor.redact(text)), chars)
 
-    lines = [
-        f"┃ {incident.severity.value} · {r(incident.service, 80)} · {triage.category.value} "
-        f"· confidence {triage.confidence:.2f} · {incident.id}",
-        f"┃ triaged by {r(triage.provider, 80)} ({r(triage.model or 'n/a', 120)}), "
-        f"{triage.execution_status.value}",
-        f"┃ Summary: {r(triage.summary, 600)}",
-        f"┃ Root cause: {r(triage.root_cause, 600)}",
-        "┃ Evidence:",
-    ]
-    for alert in alerts[:CARD_ALERTS]:
-        labels = ", ".join(f"{k}={v}" for k, v in list(alert.labels.items())[:CARD_LABELS])
-        lines.append(f"┃   [{alert.status.value}] {r(alert.title, 200)}")
-        if alert.description:
-            lines.append(f"┃     {r(alert.description)}")
-        lines.append(f"┃     {r(labels)}")
-    cited = ", ".join(f"{ref.id}@{ref.version}" for ref in triage.runbooks) or "none"
-    lines.append(f"┃ Runbooks: {r(cited)}")
-    for request in requests:
-        d = request.decision
-        buttons = "  [ Approve ]  [ Deny ]" if request.state.value == "pending_approval" else ""
-        params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
-        lines.append(
-            f"┃ ▸ {r(request.proposal.action, 120)} {r(params) if request.proposal.params else ''}"
-            f" → {d.outcome.value} (decision {d.id}){buttons}"
-        )
-        for hit in d.reasons[:CARD_REASONS]:
-            lines.append(f"┃     {r(hit.rule_id, 120)}: {r(hit.reason)}")
     footer = "┃ [ Helpful ]  [ Not helpful ]"
-    body = fit("\n".join(lines), limit - len(footer) - 1)
-    return f"{body}\n{footer}"
+    budget = limit - len(footer) - 1
+    lines: list[str] = []
+    used = 0
+    for line in _card_lines(incident, triage, requests, alerts, clean):
+        lines.append(line)
+        used += size(line) + 1
+        if used > budget:
+            break
+    body = "\n".join(lines)
+    return f"{fit(body, budget)}\n{footer}"

@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 
 CUT = "… (cut)"
+ID_CHARS = 80  # how much of something that should have been an id is shown
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def markdown(text: str) -> str:
 def mention(slack_id: str) -> str:
     """Our mention of a user (U…/W…) or user group (S…); anything else shows as escaped code."""
     if not _USER_OR_GROUP.fullmatch(slack_id):
-        return f"`{code(slack_id)}`"
+        return f"`{fit(code(slack_id), ID_CHARS)}`"
     if slack_id.startswith("S"):
         return f"<!subteam^{slack_id}>"
     return f"<@{slack_id}>"
@@ -129,7 +130,7 @@ def mention(slack_id: str) -> str:
 def channel_link(channel_id: str) -> str:
     """Our link to a channel by id; anything that is not a channel id shows as escaped code."""
     if not _CHANNEL.fullmatch(channel_id):
-        return f"`{code(channel_id)}`"
+        return f"`{fit(code(channel_id), ID_CHARS)}`"
     return f"<#{channel_id}>"
 
 

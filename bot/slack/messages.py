@@ -65,7 +65,11 @@ def unknown_subcommand(name: str) -> str:
 
 
 def bad_arguments(subcommand: str, problem: str) -> str:
-    """Answer to a known subcommand given the wrong arguments."""
+    """Answer to a known subcommand given the wrong arguments.
+
+    ``problem`` is the parser's own mrkdwn (fixed texts naming subcommands in code spans), so
+    it keeps its formatting and only gets the base escaping; ``subcommand`` is what was typed.
+    """
     spec = SUBCOMMANDS.get(subcommand) or fit(subcommand, 40)
     return f"{fit(escape(problem), NOTE_CHARS)}\nUsage: `/incident {code(spec)}`"
 
@@ -137,7 +141,7 @@ def request_line(request: ActionRequest) -> str:
 
 
 def _timeline_row(event: Event) -> str:
-    actor = " ".join(event.actor.split())[:18]
+    actor = fit(" ".join(event.actor.split()), 18, "…")
     message = " ".join(event.message.split())
     row = f"{event.at.strftime('%H:%M:%S')}  {actor:<18} {event.kind:<22} {message}"
     return fit(row, TIMELINE_ROW_CHARS)
@@ -203,7 +207,7 @@ def unknown_request() -> str:
 
 def vote_refused(reason: str) -> str:
     """Ephemeral answer to a refused approval or denial."""
-    return f":no_entry: Your vote was not counted: {fit(escape(reason), NOTE_CHARS)}"
+    return f":no_entry: Your vote was not counted: {fit(mrkdwn(reason), NOTE_CHARS)}"
 
 
 def request_note(request: ActionRequest, note: str, actor: str | None) -> str:
@@ -250,12 +254,13 @@ def note(text: str) -> str:
 
 def known_error(problem: str) -> str:
     """A known error turned into an ephemeral message."""
-    return f":warning: {fit(escape(problem), NOTE_CHARS)}"
+    return f":warning: {fit(mrkdwn(problem), NOTE_CHARS)}"
 
 
 def internal_error(correlation_id: str) -> str:
     """An unexpected failure: the user gets an id to quote, the log gets the traceback."""
-    return f":warning: Something went wrong on our side (reference `{code(correlation_id)}`)."
+    reference = fit(code(correlation_id), ID_CHARS)
+    return f":warning: Something went wrong on our side (reference `{reference}`)."
 
 
 def postmortem_uploaded(incident: Incident, filename: str, chars: int) -> str:
@@ -331,7 +336,7 @@ def request_changed(request: ActionRequest) -> str:
         ActionState.BLOCKED,
         ActionState.CANCELLED,
     ):
-        note = f"{note}: {request.error[:300]}"
+        note = f"{note}: {fit(request.error, 300)}"
     text = request_note(request, note, actor)
     if request.state is ActionState.PENDING_APPROVAL:
         text += "\n" + reminder(request)
@@ -340,13 +345,13 @@ def request_changed(request: ActionRequest) -> str:
 
 def resolved_note(actor: str, note: str) -> str:
     """The thread note when an incident is resolved (by a person or by its source)."""
-    who = mention(actor) if actor[:1] in ("U", "W") else escape(actor[:60])
-    return f":white_check_mark: Resolved by {who}: {escape(note[:500]) or 'no note'}"
+    who = mention(actor) if actor[:1] in ("U", "W") else fit(mrkdwn(actor), 60)
+    return f":white_check_mark: Resolved by {who}: {fit(mrkdwn(note), 500) or 'no note'}"
 
 
 def not_allowed_to_resolve(incident: Incident) -> str:
     """Resolve asked by someone who is neither commander, approver nor admin."""
     return (
-        f":no_entry: Only the commander of `{incident.id}`, the approvers of "
-        f"{escape(incident.service)} or an incident admin can resolve it."
+        f":no_entry: Only the commander of `{code(incident.id)}`, the approvers of "
+        f"{_service(incident.service)} or an incident admin can resolve it."
     )
