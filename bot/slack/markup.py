@@ -77,7 +77,9 @@ _WHITESPACE = re.compile(r"\s+")
 # In plain_text Slack shows ``&amp;`` literally, so only the opener of a control sequence is
 # changed there: ``<!``, ``<@``, ``<#`` and ``<scheme:`` get a look-alike angle bracket.
 _CONTROL_OPENER = re.compile(r"<(?=[!@#]|[A-Za-z][A-Za-z0-9+.-]*:)")
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
+# Values sit inline after our own prefix, so ``#`` and list markers cannot start a line; with
+# ``[`` and ``]`` escaped no link or image can form.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~])")
 _USER_OR_GROUP = re.compile(r"[UWS][A-Z0-9]{2,30}")
 _CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,30}")
 

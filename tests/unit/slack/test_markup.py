@@ -30,7 +30,7 @@ from bot.models import (
     Triage,
     Vote,
 )
-from bot.postmortem import PostmortemFacts, build_postmortem
+from bot.postmortem import Escaping, PostmortemFacts, build_postmortem
 from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack import messages
@@ -350,7 +350,7 @@ def test_postmortem_values_are_escaped_markdown() -> None:
         triages=[triage(text)],
         requests=[request(text), request(text, ActionState.FAILED)],
     )
-    review = build_postmortem(facts, NOW)
+    review = build_postmortem(facts, NOW, Escaping(value=markdown, code=code))
     assert not re.search(r"<[!@#]|<https?:|<mailto:", review)
     prose = CODE.sub("", review)  # code spans show brackets and stars literally
     assert "](" not in prose.replace("\\](", "") and "*bold*" not in prose
