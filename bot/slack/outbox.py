@@ -15,7 +15,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.metrics import SLACK_API_ERRORS
 from bot.slack.blocks import Block
-from bot.slack.markup import LIMITS, fit, plain
+from bot.slack.markup import CUT, LIMITS, fit, plain, size
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Outbox:
     def _walk(self, node: Any) -> Any:
         if isinstance(node, dict):
             return {
-                key: self._redact(value)
+                key: self._redact_within(value)
                 if key == "text" and isinstance(value, str)
                 else self._walk(value)
                 for key, value in node.items()
@@ -44,6 +44,13 @@ class Outbox:
         if isinstance(node, list):
             return [self._walk(item) for item in node]
         return node
+
+    def _redact_within(self, text: str) -> str:
+        """Redacted text no longer than before (a marker can outgrow a short secret)."""
+        redacted = self._redact(text)
+        if size(redacted) <= size(text):
+            return redacted
+        return fit(redacted, max(size(text), size(CUT)))
 
     def _text(self, text: str) -> str:
         return fit(self._redact(text), LIMITS.message_text)

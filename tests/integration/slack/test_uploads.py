@@ -188,3 +188,16 @@ def test_when_the_upload_fails_the_review_is_cut_visibly_to_one_block(
     assert block["type"] == "markdown" and len(block["text"]) <= 12_000
     assert block["text"].endswith("… (cut)") and "## Timeline" in block["text"]
     assert incident_id in inline.args["text"] and len(inline.args["text"]) < 500
+
+
+async def test_redaction_on_the_way_out_never_pushes_a_block_over_its_limit(
+    recorder: SlackRecorder,
+) -> None:
+    grows = "password=abc123 " * 187  # each secret's marker is longer than the secret
+    text = (grows + "x" * 3_000)[:3_000]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    ts = await outbox(recorder).post("C0REDACT01", "REDACT-GROWS", blocks)
+    assert ts is not None  # the stand-in would refuse a section over 3,000 characters
+    posted = recorder.wait_for("chat.postMessage", lambda c: c.args["channel"] == "C0REDACT01")
+    shown = posted[0].args["blocks"][0]["text"]["text"]
+    assert len(shown) <= 3_000 and shown.endswith("… (cut)") and "abc123" not in shown
