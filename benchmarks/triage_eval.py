@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import figure
+from bot.compose.llm import build_triager
 from bot.config import load_settings
 from bot.ingest import parse_payload
 from bot.models import Alert, Category, Incident, Severity, Triage
+from bot.ports import Triager
 from bot.store.sqlite import SQLiteStore
-from bot.triage import Triager, build_triager
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)

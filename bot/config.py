@@ -159,9 +159,20 @@ class Settings(BaseSettings):
     # operations
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     replica_id: str = Field(default="", alias="REPLICA_ID")
+    triage_workers: int = Field(default=4, ge=1, le=64, alias="TRIAGE_WORKERS")
+    triage_queue_capacity: int = Field(default=1000, ge=1, alias="TRIAGE_QUEUE_CAPACITY")
+    incident_admins: CsvList = Field(default_factory=list, alias="INCIDENT_ADMINS")
+    keep_raw_payloads: bool = Field(default=False, alias="KEEP_RAW_PAYLOADS")
+    store_busy_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, alias="STORE_BUSY_TIMEOUT_SECONDS"
+    )
 
     @field_validator(
-        "service_label_order", "slack_alert_channels", "redact_extra_patterns", mode="before"
+        "service_label_order",
+        "slack_alert_channels",
+        "redact_extra_patterns",
+        "incident_admins",
+        mode="before",
     )
     @classmethod
     def _split_csv(cls, value: Any) -> Any:

@@ -6,11 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot import timeline
-from bot.errors import Conflict
-from bot.models import Alert, AlertStatus, Incident, IncidentStatus, Severity
-from bot.store.base import Store
-
-CAS_ATTEMPTS = 20
+from bot.cas import read_modify_write
+from bot.models import Alert, AlertStatus, EventKind, Incident, IncidentStatus, Severity
+from bot.ports import Store
 
 
 async def mutate_incident(
@@ -23,16 +21,14 @@ async def mutate_incident(
 
     ``change`` returning None means no write is needed.
     """
-    for attempt in range(CAS_ATTEMPTS):
-        current = known if known and attempt == 0 else await store.get_incident(incident_id)
-        updated = change(current.model_copy())  # Incident holds no nested mutable values
-        if updated is None:
-            return current
-        try:
-            return await store.update_incident(updated)
-        except Conflict:
-            continue
-    raise Conflict(f"incident {incident_id}: gave up after {CAS_ATTEMPTS} concurrent updates")
+    stored, _ = await read_modify_write(
+        lambda: store.get_incident(incident_id),
+        store.update_incident,
+        change,
+        what=f"incident {incident_id}",
+        known=known,
+    )
+    return stored
 
 
 def candidate_for(alert: Alert, now: datetime) -> Incident:
@@ -58,21 +54,23 @@ async def incident_for(store: Store, alert: Alert, now: datetime) -> tuple[Incid
     return await store.latest_incident_for_group(alert.group_key), False
 
 
-async def count_alerts(
-    store: Store, incident: Incident, alerts: list[Alert], now: datetime
-) -> Incident:
-    """Add newly stored alerts to an incident: count, escalate severity, touch updated_at."""
+def worst_firing(alerts: list[Alert]) -> Severity | None:
+    """The worst severity hint among firing alerts, if any carries one."""
     firing = [a.severity_hint for a in alerts if a.status is AlertStatus.FIRING and a.severity_hint]
+    return min(firing, key=lambda s: s.rank, default=None)
 
-    def change(incident: Incident) -> Incident:
-        incident.alert_count += len(alerts)
+
+async def escalate(store: Store, incident_id: str, severity: Severity, now: datetime) -> Incident:
+    """Raise an incident's severity to ``severity`` unless it is already as bad or worse."""
+
+    def change(incident: Incident) -> Incident | None:
+        if severity.rank >= incident.severity.rank:
+            return None
+        incident.severity = severity
         incident.updated_at = now
-        worst = min(firing, key=lambda s: s.rank, default=None)
-        if worst is not None and worst.rank < incident.severity.rank:
-            incident.severity = worst
         return incident
 
-    return await mutate_incident(store, incident.id, change, known=incident)
+    return await mutate_incident(store, incident_id, change)
 
 
 async def still_firing(store: Store, incident_id: str) -> set[str]:
@@ -85,24 +83,30 @@ async def still_firing(store: Store, incident_id: str) -> set[str]:
 
 async def resolve(
     store: Store, incident_id: str, *, actor: str, reason: str, now: datetime
-) -> Incident:
-    """Mark an incident resolved (idempotent) and note it on the timeline."""
-
-    changed = False
+) -> tuple[Incident, bool]:
+    """Mark an incident resolved and note it on the timeline; (incident, True if this call did)."""
 
     def change(incident: Incident) -> Incident | None:
-        nonlocal changed
-        changed = incident.status is not IncidentStatus.RESOLVED
-        if not changed:
+        if incident.status is IncidentStatus.RESOLVED:
             return None
         incident.status = IncidentStatus.RESOLVED
         incident.resolved_at = now
         incident.updated_at = now
         return incident
 
-    after = await mutate_incident(store, incident_id, change)
+    after, changed = await read_modify_write(
+        lambda: store.get_incident(incident_id),
+        store.update_incident,
+        change,
+        what=f"incident {incident_id}",
+    )
     if changed:
         await timeline.note(
-            store, incident_id, at=now, actor=actor, kind="incident.resolved", message=reason
+            store,
+            incident_id,
+            at=now,
+            actor=actor,
+            kind=EventKind.INCIDENT_RESOLVED,
+            message=reason,
         )
-    return after
+    return after, changed

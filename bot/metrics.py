@@ -20,6 +20,14 @@ ALERTS_RECEIVED = Counter(
 INCIDENTS_OPENED = Counter(
     "incident_bot_incidents_opened", "Incidents opened, by source.", ["source"], registry=REGISTRY
 )
+TRIAGE_QUEUE_DEPTH = Gauge(
+    "incident_bot_triage_queue_depth", "Incidents waiting for a triage worker.", registry=REGISTRY
+)
+TRIAGE_QUEUE_REFUSED = Counter(
+    "incident_bot_triage_queue_refused",
+    "Incidents the full triage queue left to the sweep.",
+    registry=REGISTRY,
+)
 TRIAGE_SECONDS = Histogram(
     "incident_bot_triage_duration_seconds",
     "Time to triage one incident (retrieval, model or rules, validation).",

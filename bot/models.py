@@ -60,6 +60,16 @@ class DecisionOutcome(StrEnum):
     ALLOW = "allow"
 
 
+class Effect(StrEnum):
+    """What one policy rule says about a proposal; the outcome is decided from all of them."""
+
+    DENY = "deny"
+    REQUIRE_APPROVAL = "require_approval"
+    ALLOW = "allow"
+    CRITICAL = "critical"
+    INFO = "info"
+
+
 class ActionState(StrEnum):
     PROPOSED = "proposed"
     PENDING_APPROVAL = "pending_approval"
@@ -70,35 +80,83 @@ class ActionState(StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
-
-TERMINAL_ACTION_STATES = frozenset(
-    {
-        ActionState.SUCCEEDED,
-        ActionState.FAILED,
-        ActionState.DENIED,
-        ActionState.EXPIRED,
-        ActionState.BLOCKED,
-    }
-)
 
 ACTION_TRANSITIONS: dict[ActionState, frozenset[ActionState]] = {
     ActionState.PROPOSED: frozenset(
-        {ActionState.PENDING_APPROVAL, ActionState.APPROVED, ActionState.BLOCKED}
+        {
+            ActionState.PENDING_APPROVAL,
+            ActionState.APPROVED,
+            ActionState.BLOCKED,
+            ActionState.CANCELLED,
+        }
     ),
     ActionState.PENDING_APPROVAL: frozenset(
-        {ActionState.APPROVED, ActionState.DENIED, ActionState.EXPIRED, ActionState.BLOCKED}
+        {
+            ActionState.APPROVED,
+            ActionState.DENIED,
+            ActionState.EXPIRED,
+            ActionState.BLOCKED,
+            ActionState.CANCELLED,
+        }
     ),
     ActionState.APPROVED: frozenset(
-        {ActionState.EXECUTING, ActionState.BLOCKED, ActionState.EXPIRED}
+        {ActionState.EXECUTING, ActionState.BLOCKED, ActionState.EXPIRED, ActionState.CANCELLED}
     ),
-    ActionState.EXECUTING: frozenset({ActionState.SUCCEEDED, ActionState.FAILED}),
+    ActionState.EXECUTING: frozenset(
+        {ActionState.SUCCEEDED, ActionState.FAILED, ActionState.OUTCOME_UNKNOWN}
+    ),
     ActionState.SUCCEEDED: frozenset(),
     ActionState.FAILED: frozenset(),
     ActionState.DENIED: frozenset(),
     ActionState.EXPIRED: frozenset(),
     ActionState.BLOCKED: frozenset(),
+    ActionState.CANCELLED: frozenset(),
+    ActionState.OUTCOME_UNKNOWN: frozenset(),
 }
+
+# Requests that can still change the world: voted on, approved, or about to run.
+OPEN_ACTION_STATES = (ActionState.PROPOSED, ActionState.PENDING_APPROVAL, ActionState.APPROVED)
+
+
+class EventKind(StrEnum):
+    """Every kind of timeline entry; one enum so reports and audits can rely on the names."""
+
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_DECLARED = "incident.declared"
+    INCIDENT_RESOLVED = "incident.resolved"
+    ALERT_RESOLVED = "alert.resolved"
+    TRIAGE_COMPLETED = "triage.completed"
+    TRIAGE_FEEDBACK = "triage.feedback"
+    TRIAGE_BUDGET_EXHAUSTED = "triage.budget_exhausted"
+    ACTION_PROPOSED = "action.proposed"
+    ACTION_PENDING_APPROVAL = "action.pending_approval"
+    ACTION_APPROVED = "action.approved"
+    ACTION_EXECUTING = "action.executing"
+    ACTION_SUCCEEDED = "action.succeeded"
+    ACTION_FAILED = "action.failed"
+    ACTION_DENIED = "action.denied"
+    ACTION_EXPIRED = "action.expired"
+    ACTION_BLOCKED = "action.blocked"
+    ACTION_CANCELLED = "action.cancelled"
+    ACTION_OUTCOME_UNKNOWN = "action.outcome_unknown"
+    ACTION_VOTE = "action.vote"
+    ACTION_VOTE_REFUSED = "action.vote_refused"
+    ACTION_REMINDED = "action.reminded"
+    ACTION_ESCALATED = "action.escalated"
+    DELIVERY_FAILED = "delivery.failed"
+    NOTE = "note"
+
+    @classmethod
+    def for_state(cls, state: ActionState) -> EventKind:
+        """The entry that records a request reaching ``state``."""
+        return cls(f"action.{state.value}")
+
+
+# The actor the bot writes on the timeline for what it does by itself.
+BOT_ACTOR = "incident-bot"
 
 
 def new_id(prefix: str) -> str:
@@ -108,6 +166,17 @@ def new_id(prefix: str) -> str:
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+class ConversationRef(Model):
+    """Where something lives in the chat tool: a channel and, optionally, a thread or message.
+
+    Vendor ids stay inside this value, so a second chat tool needs an adapter, not a new schema.
+    """
+
+    kind: str = "slack"
+    channel: str
+    thread: str | None = None
 
 
 class RawPayload(Model):
@@ -159,8 +228,7 @@ class Incident(Model):
     category: Category = Category.UNKNOWN
     commander: str | None = None
     group_key: str | None = None
-    slack_channel: str | None = None
-    slack_thread_ts: str | None = None
+    conversation: ConversationRef | None = None
     alert_count: int = 0
     created_at: datetime
     updated_at: datetime
@@ -252,7 +320,7 @@ class RuleHit(Model):
     """One rule that fired during evaluation, with the reason it gives."""
 
     rule_id: str
-    effect: str
+    effect: Effect
     reason: str
 
 
@@ -266,6 +334,15 @@ class Decision(Model):
     reasons: list[RuleHit] = Field(default_factory=list)
     policy_revision: str = ""
     decided_at: datetime | None = None
+
+    def reasons_with(self, *effects: Effect) -> list[str]:
+        """The reasons of the rules that fired with one of ``effects``, in order."""
+        return [hit.reason for hit in self.reasons if hit.effect in effects]
+
+    @property
+    def denials(self) -> list[str]:
+        """Why policy refuses, if it does."""
+        return self.reasons_with(Effect.DENY)
 
 
 class Vote(StrEnum):
@@ -295,10 +372,10 @@ class ActionRequest(Model):
     expires_at: datetime | None = None
     reminded_at: datetime | None = None
     claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
-    slack_channel: str | None = None
-    slack_ts: str | None = None
+    card: ConversationRef | None = None
     version: int = 0
 
     def can_move_to(self, target: ActionState) -> bool:
@@ -322,7 +399,7 @@ class Event(Model):
     incident_id: str
     at: datetime
     actor: str
-    kind: str
+    kind: EventKind
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
     seq: int = 0

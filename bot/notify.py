@@ -1,47 +1,102 @@
-"""The conversation port: how the pipeline tells people what happened, whatever the chat tool."""
+"""The log-only Notifier, used when no chat tool is configured: nothing is posted anywhere."""
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
-from bot.models import ActionRequest, Alert, Incident, Triage
+from bot.models import ActionRequest, Alert, ConversationRef, Incident, Triage
 
 log = logging.getLogger(__name__)
 
 
-class Notifier(Protocol):
-    """Posts triage cards and updates; Slack implements it, tests and Slack-less runs log it."""
-
-    async def incident_triaged(
-        self, incident: Incident, triage: Triage, requests: list[ActionRequest], alerts: list[Alert]
-    ) -> Incident:
-        """Post the triage card; returns the incident with its channel/thread set when posted."""
-
-    async def request_updated(self, incident: Incident, request: ActionRequest, note: str) -> None:
-        """Refresh a proposal's card section and say what changed in the thread."""
-
-    async def incident_note(self, incident: Incident, text: str) -> None:
-        """Say something in the incident's thread."""
-
-
 class SilentNotifier:
-    """Used when Slack is not configured: nothing is posted, each message is logged once."""
+    """Each message is logged once (with its ids) instead of posted."""
 
     async def incident_triaged(
         self, incident: Incident, triage: Triage, requests: list[ActionRequest], alerts: list[Alert]
-    ) -> Incident:
+    ) -> ConversationRef | None:
         log.info(
-            "slack off: triage card not posted",
+            "chat off: triage card not posted",
             extra={"incident_id": incident.id, "triage_id": triage.id},
         )
-        return incident
+        return None
 
-    async def request_updated(self, incident: Incident, request: ActionRequest, note: str) -> None:
+    async def card_changed(
+        self,
+        incident: Incident,
+        triage: Triage,
+        requests: list[ActionRequest],
+        alerts: list[Alert],
+        card: ConversationRef,
+    ) -> None:
+        log.info("chat off: card not updated", extra={"incident_id": incident.id})
+
+    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
         log.info(
-            "slack off: request update not posted",
-            extra={"incident_id": incident.id, "request_id": request.id, "note": note},
+            "chat off: request update not posted",
+            extra={"incident_id": incident.id, "request_id": request.id},
         )
 
-    async def incident_note(self, incident: Incident, text: str) -> None:
-        log.info("slack off: note not posted", extra={"incident_id": incident.id})
+    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
+        log.info(
+            "chat off: reminder not posted",
+            extra={"incident_id": incident.id, "request_id": request.id},
+        )
+
+    async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
+        log.info("chat off: resolution not posted", extra={"incident_id": incident.id})
+
+    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
+        log.info("chat off: repeat alert not answered", extra={"incident_id": incident.id})
+
+    async def incident_declared(
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+    ) -> tuple[ConversationRef | None, str]:
+        log.info("chat off: declaration not announced", extra={"incident_id": incident.id})
+        return None, ""
+
+
+class RecordingNotifier(SilentNotifier):
+    """The Notifier fake: remembers every call as (method, incident id, detail), posts nothing.
+
+    Ships with the code so tests and tools exercise the real pipeline without a chat tool.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.nudges: list[tuple[str, bool]] = []
+
+    async def incident_triaged(
+        self, incident: Incident, triage: Triage, requests: list[ActionRequest], alerts: list[Alert]
+    ) -> ConversationRef | None:
+        self.calls.append(("incident_triaged", incident.id, triage.id))
+        return None
+
+    async def card_changed(
+        self,
+        incident: Incident,
+        triage: Triage,
+        requests: list[ActionRequest],
+        alerts: list[Alert],
+        card: ConversationRef,
+    ) -> None:
+        self.calls.append(("card_changed", incident.id, card.channel))
+
+    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
+        self.calls.append(("request_updated", incident.id, f"{request.id}:{request.state.value}"))
+
+    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
+        self.calls.append(("reminded", incident.id, request.id))
+        self.nudges.append((request.id, escalate))
+
+    async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
+        self.calls.append(("incident_resolved", incident.id, actor))
+
+    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
+        self.calls.append(("alert_joined", incident.id, where.channel))
+
+    async def incident_declared(
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+    ) -> tuple[ConversationRef | None, str]:
+        self.calls.append(("incident_declared", incident.id, declarer))
+        return None, ""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.models import Event
-from bot.store.base import Store
+from bot.models import Event, EventKind
+from bot.ports import Store
 
 
 async def note(
@@ -15,7 +15,7 @@ async def note(
     *,
     at: datetime,
     actor: str,
-    kind: str,
+    kind: EventKind,
     message: str,
     **data: Any,
 ) -> Event:
@@ -31,5 +31,5 @@ def render_text(events: list[Event]) -> str:
     lines = []
     for event in events:
         stamp = event.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        lines.append(f"{stamp}  {event.actor:<18} {event.kind:<24} {event.message}")
+        lines.append(f"{stamp}  {event.actor:<18} {event.kind.value:<24} {event.message}")
     return "\n".join(lines)

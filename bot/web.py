@@ -1,4 +1,8 @@
-"""HTTP edge: alert webhooks, health, readiness (and Slack events when Slack is configured)."""
+"""HTTP edge: alert webhooks, health, readiness (and Slack events when Slack is configured).
+
+It parses and delegates: a webhook becomes one ``Pipeline.receive`` call; nothing here writes
+to the store or reads settings (the composition root hands in a ``WebConfig``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,10 +25,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import logs, metrics
-from bot.app import Services
 from bot.clock import utcnow
 from bot.errors import BotError, PayloadError, StoreError
 from bot.ingest import SOURCES
+from bot.runtime import Runtime
 from bot.webguard import BodyGuard, pagerduty_signature_valid
 
 log = logging.getLogger(__name__)
@@ -33,32 +38,19 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-class BackgroundWork:
-    """Tasks started after a response is sent; kept referenced and drained on shutdown."""
+@dataclass(frozen=True)
+class WebConfig:
+    """What the HTTP edge needs to know, as plain values."""
 
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, work: Awaitable[None], name: str) -> None:
-        """Run ``work`` in the background, logging (never raising) its failure."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("background work failed", extra={"work": name})
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait for running tasks (bounded) so a clean shutdown loses no triage."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-
-    def __len__(self) -> int:
-        return len(self._tasks)
+    webhook_token: bytes | None = None
+    allow_unauthenticated: bool = False
+    pagerduty_secret: bytes | None = None
+    max_body_bytes: int = 1_048_576
+    read_timeout_seconds: float = 10.0
+    # /readyz asks the store with this deadline; a slow store is "not ready", not a hang.
+    ready_timeout_seconds: float = 2.0
+    # A webhook that cannot be stored within this answers 503 with Retry-After.
+    store_timeout_seconds: float = 5.0
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -82,70 +74,58 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _authorised(request: Request, services: Services, source: str, body: bytes) -> bool:
-    settings = services.settings
-    pagerduty_secret = settings.pagerduty_signing_secret
-    if source == "pagerduty" and pagerduty_secret is not None:
+def _authorised(request: Request, web: WebConfig, source: str, body: bytes) -> bool:
+    if source == "pagerduty" and web.pagerduty_secret is not None:
         signature = request.headers.get("x-pagerduty-signature")
-        secret = pagerduty_secret.get_secret_value().encode()
-        if pagerduty_signature_valid(secret, signature, body):
+        if pagerduty_signature_valid(web.pagerduty_secret, signature, body):
             return True
-        if settings.alert_webhook_token is None:
+        if web.webhook_token is None:
             return False
-    token = settings.alert_webhook_token
-    if token is None:
-        return settings.alert_webhook_allow_unauthenticated
+    if web.webhook_token is None:
+        return web.allow_unauthenticated
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(presented.strip().encode(), token.get_secret_value().encode())
+    return hmac.compare_digest(presented.strip().encode(), web.webhook_token)
 
 
-def alert_endpoint(services: Services, work: BackgroundWork) -> Callable[..., Awaitable[Response]]:
-    """POST /alerts/{source}: 202 at once with what was filed, triage in the background."""
+def alert_endpoint(runtime: Runtime, web: WebConfig) -> Callable[..., Awaitable[Response]]:
+    """POST /alerts/{source}: 202 at once with what was filed; triage is queued."""
 
     async def receive(request: Request) -> Response:
         source = request.path_params["source"]
         try:
-            body = await read_body(request, services.settings.alert_max_body_bytes)
+            # Bounded by BodyGuard already; PagerDuty's signature covers the raw body.
+            body = await read_body(request, web.max_body_bytes)
         except PayloadError as exc:
             return _error(exc.status, str(exc), source=source)
-        if not _authorised(request, services, source, body):
+        if not _authorised(request, web, source, body):
             return _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
         if source not in SOURCES:
             return _error(404, f"unknown alert source {source!r}; known: {', '.join(SOURCES)}")
         try:
-            receipt = await services.pipeline.ingest(
-                source, body, request.headers.get("content-type"), utcnow()
+            receipt = await asyncio.wait_for(
+                runtime.pipeline.receive(
+                    source, body, request.headers.get("content-type"), utcnow()
+                ),
+                web.store_timeout_seconds,
             )
         except PayloadError as exc:
             metrics.ALERTS_RECEIVED.labels(source, "rejected").inc()
             return _error(exc.status, str(exc), source=source)
-        except StoreError as exc:
-            log.error("store unavailable while ingesting", extra={"error": str(exc)})
-            return _error(503, "store unavailable; retry later", source=source)
-        for incident_id in receipt.new_incident_ids:
-            work.start(services.triage_in_background(incident_id), f"triage:{incident_id}")
-        return JSONResponse(
-            {
-                "source": source,
-                "received": receipt.received,
-                "accepted": receipt.stored,
-                "duplicates": receipt.duplicates,
-                "unmatched_resolved": receipt.unmatched_resolved,
-                "truncated": receipt.truncated,
-                "incident_ids": receipt.incident_ids,
-                "new_incident_ids": receipt.new_incident_ids,
-            },
-            status_code=202,
-        )
+        except (StoreError, TimeoutError) as exc:
+            log.error("store unavailable while ingesting", extra={"error": repr(exc)})
+            answer = _error(503, "store unavailable; retry later", source=source)
+            answer.headers["Retry-After"] = "5"
+            return answer
+        return JSONResponse(receipt.summary(), status_code=202)
 
     return receive
 
 
-def health_endpoints(services: Services) -> list[BaseRoute]:
-    """/healthz (process up), /readyz (store reachable, policy loaded), /metrics."""
+def health_endpoints(runtime: Runtime, web: WebConfig) -> list[BaseRoute]:
+    """/healthz (process up, never touches the store), /readyz (store, policy), /metrics."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -153,12 +133,14 @@ def health_endpoints(services: Services) -> list[BaseRoute]:
     async def readyz(request: Request) -> Response:
         checks: dict[str, str] = {}
         try:
-            await services.store.ping()
+            await asyncio.wait_for(runtime.store.ping(), web.ready_timeout_seconds)
             checks["store"] = "ok"
         except BotError as exc:
             checks["store"] = f"error: {exc}"
-        checks["policy"] = f"ok ({services.policy.revision[:12]})"
-        checks.update(await services.extra_readiness())
+        except TimeoutError:
+            checks["store"] = f"error: no answer within {web.ready_timeout_seconds:g}s"
+        checks["policy"] = f"ok ({runtime.policy.revision[:12]})"
+        checks.update(await runtime.extra_readiness())
         ready = all(value.startswith("ok") or value == "off" for value in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -207,40 +189,37 @@ class RequestIds:
             logs.REQUEST_ID.reset(token)
 
 
-def create_app(services: Services, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def create_app(
+    runtime: Runtime, web: WebConfig, extra_routes: list[BaseRoute] | None = None
+) -> Starlette:
     """The ASGI app for ``incident-bot serve``."""
-    work = BackgroundWork()
+    guard = Middleware(
+        BodyGuard,
+        max_body_bytes=web.max_body_bytes,
+        read_timeout_seconds=web.read_timeout_seconds,
+    )
     routes: list[BaseRoute] = [
         Route(
             "/alerts/{source}",
-            alert_endpoint(services, work),
+            alert_endpoint(runtime, web),
             methods=["POST"],
-            middleware=[
-                Middleware(
-                    BodyGuard,
-                    max_body_bytes=services.settings.alert_max_body_bytes,
-                    read_timeout_seconds=services.settings.webhook_read_timeout_seconds,
-                )
-            ],
+            middleware=[guard],
         ),
-        *health_endpoints(services),
+        *health_endpoints(runtime, web),
         *(extra_routes or []),
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await services.start()
+        await runtime.start()
         try:
             yield
         finally:
-            await work.drain()
-            await services.stop()
+            await runtime.stop()
 
-    app = Starlette(
+    return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(RequestIds)],
     )
-    app.state.background = work
-    return app

@@ -1,31 +1,26 @@
-"""Actions: the request state machine, approvals, executors and execute(), the only door."""
+"""Actions: the request state machine, approvals, plans and execute(), the only door.
+
+The executors themselves (``bot.actions.executors``: dry_run, http, command) are adapters: the
+composition root builds them and hands them to ``execute``; nothing here imports them.
+"""
 
 from bot.actions.execution import ExecutionOutcome, execute, execution_problems
-from bot.actions.executors import (
-    CommandExecutor,
-    DryRunExecutor,
-    ExecutionResult,
-    Executor,
-    Executors,
-    HttpExecutor,
-    build_executors,
+from bot.actions.lifecycle import (
+    cancel_open,
+    evaluation_context,
+    expire_due,
+    open_request,
+    transition,
 )
-from bot.actions.lifecycle import evaluation_context, expire_due, open_request, transition
 from bot.actions.plans import ExecutionPlan, render_plan
-from bot.actions.votes import VoteOutcome, VoteStatus, record_vote
+from bot.actions.votes import VoteResult, VoteStatus, record_vote
 
 __all__ = [
-    "CommandExecutor",
-    "DryRunExecutor",
     "ExecutionOutcome",
     "ExecutionPlan",
-    "ExecutionResult",
-    "Executor",
-    "Executors",
-    "HttpExecutor",
-    "VoteOutcome",
+    "VoteResult",
     "VoteStatus",
-    "build_executors",
+    "cancel_open",
     "evaluation_context",
     "execute",
     "execution_problems",

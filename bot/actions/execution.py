@@ -4,39 +4,63 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from bot import timeline
-from bot.actions.executors import ExecutionResult, Executors
-from bot.actions.lifecycle import BOT_ACTOR, CAS_ATTEMPTS, evaluation_context, transition
+from bot.actions.lifecycle import evaluation_context, transition
 from bot.actions.plans import ExecutionPlan, render_plan
-from bot.errors import ActionError, Conflict
-from bot.models import ActionRequest, ActionState, DecisionOutcome, Vote
+from bot.errors import ActionError
+from bot.models import (
+    BOT_ACTOR,
+    ActionRequest,
+    ActionState,
+    DecisionOutcome,
+    Effect,
+    EventKind,
+    IncidentStatus,
+    Vote,
+)
 from bot.policy import EvaluationContext, Policy
 from bot.policy.approvers import is_eligible
 from bot.policy.documents import RunMode
 from bot.policy.params import clip, schema_problem, shape_problem
-from bot.store.base import Store
+from bot.ports import Executors, RunReport, Store
 
 log = logging.getLogger(__name__)
+
+# How long past the executor's own timeout a claim stays valid before a sweep calls its outcome
+# unknown: enough for the result to be written after a slow but finished run.
+CLAIM_MARGIN_SECONDS = 60.0
+DEFAULT_EXECUTOR_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
 class ExecutionOutcome:
-    """What execute() did: the stored request afterwards and whether an executor was invoked."""
+    """What execute() did: the stored request afterwards, whether an executor ran, and why not."""
 
     request: ActionRequest
     ran: bool
-    message: str
-    result: ExecutionResult | None = None
+    problems: list[str] = field(default_factory=list)
+    report: RunReport | None = None
+
+    @property
+    def message(self) -> str:
+        """Why it did not run (the problems, joined), for logs and the timeline."""
+        return "; ".join(self.problems)
 
 
 def execution_problems(
-    request: ActionRequest, policy: Policy, context: EvaluationContext
+    request: ActionRequest,
+    policy: Policy,
+    context: EvaluationContext,
+    *,
+    incident_status: IncidentStatus = IncidentStatus.OPEN,
 ) -> list[str]:
-    """Every reason safety invariant 2 forbids running ``request`` now; empty means run it."""
+    """Every reason safety invariants 2 and 7 forbid running ``request`` now; empty: run it."""
     problems: list[str] = []
+    if incident_status is not IncidentStatus.OPEN:
+        problems.append(f"the incident is {incident_status.value}")
     if request.expires_at is None or request.expires_at <= context.now:
         problems.append("the request has expired (or has no expiry)")
     proposal = request.proposal
@@ -51,7 +75,7 @@ def execution_problems(
             problems.append(f"parameters rejected: {params_problem}")
     decision = policy.evaluate(proposal, context)
     if decision.outcome is not DecisionOutcome.ALLOW:
-        refusing = [h.reason for h in decision.reasons if h.effect in ("deny", "require_approval")]
+        refusing = decision.reasons_with(Effect.DENY, Effect.REQUIRE_APPROVAL)
         problems.append(f"policy says {decision.outcome.value}: " + "; ".join(refusing))
     approvers = policy.eligible_approvers(proposal.service)
     for approval in request.approvals:
@@ -74,25 +98,46 @@ async def execute(
     group_members: Mapping[str, frozenset[str]] | None = None,
     claimant: str = BOT_ACTOR,
 ) -> ExecutionOutcome:
-    """Re-check, claim exactly once by CAS approved -> executing, run, and record the result."""
-    members = group_members or {}
-    for _ in range(CAS_ATTEMPTS):
-        request = await store.get_action_request(request_id)
-        if request.state is not ActionState.APPROVED:
-            return ExecutionOutcome(request, False, _not_runnable(request))
-        context = await evaluation_context(store, request, now, members)
-        problems = execution_problems(request, policy, context)
-        try:
-            if problems:
-                return await _refuse(store, request, problems, now)
-            claimed = request.model_copy(
-                update={"state": ActionState.EXECUTING, "claimed_by": claimant, "updated_at": now}
-            )
-            claimed = await store.update_action_request(claimed)
-        except Conflict:
-            continue  # it changed under us: read it again and judge it again
-        return await _run(store, policy, executors, claimed, now)
-    raise Conflict(f"request {request_id}: gave up after {CAS_ATTEMPTS} concurrent updates")
+    """Re-check from storage, claim exactly once (approved -> executing by CAS), run, record."""
+    request = await store.get_action_request(request_id)
+    if request.state is not ActionState.APPROVED:
+        return ExecutionOutcome(request, False, [_not_runnable(request)])
+    context = await evaluation_context(store, request, now, group_members or {})
+    incident = await store.get_incident(request.incident_id)
+    refused: list[str] = []
+
+    def claim(current: ActionRequest) -> ActionRequest | None:
+        refused.clear()
+        if current.state is not ActionState.APPROVED:
+            return None
+        judged = replace(context, approvals=tuple(current.approvals))
+        problems = execution_problems(current, policy, judged, incident_status=incident.status)
+        current.updated_at = now
+        if problems:
+            refused.extend(problems)
+            expired = current.expires_at is not None and current.expires_at <= now
+            current.state = ActionState.EXPIRED if expired else ActionState.BLOCKED
+            if incident.status is not IncidentStatus.OPEN:
+                current.state = ActionState.CANCELLED
+            current.error = "; ".join(problems)
+            return current
+        current.state = ActionState.EXECUTING
+        current.claimed_by = claimant
+        current.claim_expires_at = now + timedelta(seconds=_claim_seconds(policy, current))
+        return current
+
+    stored, changed = await transition(store, request_id, claim)
+    if not changed:
+        return ExecutionOutcome(stored, False, [_not_runnable(stored)])
+    if refused:
+        return await _refused(store, stored, refused, now)
+    return await _run(store, policy, executors, stored, now)
+
+
+def _claim_seconds(policy: Policy, request: ActionRequest) -> float:
+    spec = policy.actions.get(request.proposal.action)
+    timeout = spec.executor.timeout_seconds if spec is not None else None
+    return (timeout or DEFAULT_EXECUTOR_TIMEOUT_SECONDS) + CLAIM_MARGIN_SECONDS
 
 
 def _not_runnable(request: ActionRequest) -> str:
@@ -101,27 +146,22 @@ def _not_runnable(request: ActionRequest) -> str:
     return f"not runnable: the request is {request.state.value}"
 
 
-async def _refuse(
-    store: Store, request: ActionRequest, problems: list[str], now: datetime
+async def _refused(
+    store: Store, stored: ActionRequest, problems: list[str], now: datetime
 ) -> ExecutionOutcome:
-    expired = request.expires_at is not None and request.expires_at <= now
-    target = ActionState.EXPIRED if expired else ActionState.BLOCKED
     message = "; ".join(problems)
-    stored = await store.update_action_request(
-        request.model_copy(update={"state": target, "error": message, "updated_at": now})
-    )
     await timeline.note(
         store,
         stored.incident_id,
         at=now,
         actor=BOT_ACTOR,
-        kind=f"action.{target.value}",
+        kind=EventKind.for_state(stored.state),
         message=f"{stored.proposal.action} not run: {clip(message, 200)}",
         request_id=stored.id,
         problems=problems,
     )
-    log.warning("request %s %s at execution: %s", stored.id, target.value, message)
-    return ExecutionOutcome(stored, False, f"{target.value}: {message}")
+    log.warning("request %s %s at execution: %s", stored.id, stored.state.value, message)
+    return ExecutionOutcome(stored, False, problems)
 
 
 def _plan(policy: Policy, request: ActionRequest) -> ExecutionPlan:
@@ -140,28 +180,28 @@ def _plan(policy: Policy, request: ActionRequest) -> ExecutionPlan:
 
 async def _invoke(
     policy: Policy, executors: Executors, request: ActionRequest
-) -> tuple[ExecutionPlan | None, ExecutionResult]:
+) -> tuple[ExecutionPlan | None, RunReport]:
     try:
         plan = _plan(policy, request)
         name = "dry_run" if plan.mode is RunMode.DRY_RUN else plan.kind.value
         executor = executors.get(name)
         if executor is None:
-            return plan, ExecutionResult(ok=False, error=f"no {name} executor is configured")
+            return plan, RunReport(ok=False, error=f"no {name} executor is configured")
         return plan, await executor.run(plan)
     except ActionError as exc:
-        return None, ExecutionResult(ok=False, error=str(exc))
+        return None, RunReport(ok=False, error=str(exc))
     except Exception as exc:  # an executor bug must still end the run as failed
         log.exception("executor raised for %s", request.id)
-        return None, ExecutionResult(ok=False, error=f"executor error: {exc!r}")
+        return None, RunReport(ok=False, error=f"executor error: {exc!r}")
 
 
 async def _run(
     store: Store, policy: Policy, executors: Executors, claimed: ActionRequest, now: datetime
 ) -> ExecutionOutcome:
-    plan, result = await _invoke(policy, executors, claimed)
-    final = ActionState.SUCCEEDED if result.ok else ActionState.FAILED
+    plan, report = await _invoke(policy, executors, claimed)
+    final = ActionState.SUCCEEDED if report.ok else ActionState.FAILED
     details = {
-        **result.detail,
+        **report.detail,
         "plan": plan.describe() if plan else None,
         "mode": plan.mode.value if plan else None,
     }
@@ -171,7 +211,7 @@ async def _run(
             return None
         current.state = final
         current.result = details
-        current.error = result.error
+        current.error = report.error
         current.updated_at = now
         return current
 
@@ -181,11 +221,10 @@ async def _run(
         stored.incident_id,
         at=now,
         actor=BOT_ACTOR,
-        kind=f"action.{final.value}",
+        kind=EventKind.for_state(final),
         message=f"{stored.proposal.action} {final.value}"
-        + (f": {clip(result.error, 200)}" if result.error else ""),
+        + (f": {clip(report.error, 200)}" if report.error else ""),
         request_id=stored.id,
         result=details,
     )
-    verb = "ran" if plan is None or plan.mode is RunMode.LIVE else "dry-ran"
-    return ExecutionOutcome(stored, True, f"{verb} {stored.proposal.action}: {final.value}", result)
+    return ExecutionOutcome(stored, True, [], report)

@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
 
 from bot.actions.plans import ExecutionPlan, check_argv
-from bot.config import Settings
-from bot.policy.documents import ExecutorKind
+from bot.ports import RunReport
 
 log = logging.getLogger(__name__)
 
 MAX_OUTPUT_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """What an executor reports: success, details for the timeline, an error message if any."""
-
-    ok: bool
-    detail: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-class Executor(Protocol):
-    """Runs one rendered plan. Only ``actions.execute`` calls executors."""
-
-    async def run(self, plan: ExecutionPlan) -> ExecutionResult: ...
-
-
-Executors = Mapping[str, Executor]
 
 
 def _tail(text: str) -> str:
@@ -45,9 +24,9 @@ def _tail(text: str) -> str:
 class DryRunExecutor:
     """Records exactly what would run and runs nothing."""
 
-    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+    async def run(self, plan: ExecutionPlan) -> RunReport:
         """Report the rendered plan as the result."""
-        return ExecutionResult(ok=True, detail={"dry_run": True, "would_run": plan.describe()})
+        return RunReport(ok=True, detail={"dry_run": True, "would_run": plan.describe()})
 
 
 class CommandExecutor:
@@ -56,7 +35,7 @@ class CommandExecutor:
     def __init__(self, default_timeout: float) -> None:
         self.default_timeout = default_timeout
 
-    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+    async def run(self, plan: ExecutionPlan) -> RunReport:
         """Start the program, wait up to the timeout, report exit status and output."""
         # The template check already ran at render time; repeat it at the door.
         check_argv(plan.argv, plan.template)
@@ -72,7 +51,7 @@ class CommandExecutor:
         except TimeoutError:
             process.kill()
             await process.wait()
-            return ExecutionResult(
+            return RunReport(
                 ok=False, detail={"argv": list(plan.argv)}, error=f"timed out after {timeout}s"
             )
         detail = {
@@ -82,8 +61,8 @@ class CommandExecutor:
             "stderr": _tail(err.decode("utf-8", "replace")),
         }
         if process.returncode != 0:
-            return ExecutionResult(ok=False, detail=detail, error=f"exit code {process.returncode}")
-        return ExecutionResult(ok=True, detail=detail)
+            return RunReport(ok=False, detail=detail, error=f"exit code {process.returncode}")
+        return RunReport(ok=True, detail=detail)
 
 
 class HttpExecutor:
@@ -93,7 +72,7 @@ class HttpExecutor:
         self._token = token
         self.default_timeout = default_timeout
 
-    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+    async def run(self, plan: ExecutionPlan) -> RunReport:
         """Send the request; 2xx is success, anything else (or no answer) is failure."""
         timeout = aiohttp.ClientTimeout(total=plan.timeout_seconds or self.default_timeout)
         headers = {"User-Agent": "incident-bot", "X-Incident-Bot-Request": plan.request_id}
@@ -109,19 +88,8 @@ class HttpExecutor:
             ):
                 text = await response.text(errors="replace")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return ExecutionResult(ok=False, detail=detail, error=f"request failed: {exc!r}")
+            return RunReport(ok=False, detail=detail, error=f"request failed: {exc!r}")
         detail.update(status=response.status, response=_tail(text))
         if not 200 <= response.status < 300:
-            return ExecutionResult(ok=False, detail=detail, error=f"HTTP {response.status}")
-        return ExecutionResult(ok=True, detail=detail)
-
-
-def build_executors(settings: Settings) -> dict[str, Executor]:
-    """The executors, keyed by the names actions.yaml uses."""
-    return {
-        ExecutorKind.DRY_RUN.value: DryRunExecutor(),
-        ExecutorKind.HTTP.value: HttpExecutor(
-            settings.action_http_token, settings.action_timeout_seconds
-        ),
-        ExecutorKind.COMMAND.value: CommandExecutor(settings.action_timeout_seconds),
-    }
+            return RunReport(ok=False, detail=detail, error=f"HTTP {response.status}")
+        return RunReport(ok=True, detail=detail)

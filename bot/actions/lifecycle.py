@@ -7,22 +7,24 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from bot import timeline
+from bot.cas import read_modify_write
 from bot.errors import ActionError, Conflict, NotFound
 from bot.models import (
+    ACTION_TRANSITIONS,
+    BOT_ACTOR,
+    OPEN_ACTION_STATES,
     ActionRequest,
     ActionState,
     Category,
     Decision,
     DecisionOutcome,
+    EventKind,
     Proposal,
 )
 from bot.policy import EvaluationContext
-from bot.store.base import Store
+from bot.ports import Store
 
 log = logging.getLogger(__name__)
-
-BOT_ACTOR = "incident-bot"
-CAS_ATTEMPTS = 20
 # A request opened without a triage was asked for by a person, not inferred by a model.
 HUMAN_CONFIDENCE = 1.0
 
@@ -35,21 +37,23 @@ async def transition(store: Store, request_id: str, change: Change) -> tuple[Act
     ``change`` sees a fresh copy on every attempt and must decide again from it, so a lost race
     is re-judged rather than overwritten. Moves the state machine forbids raise ActionError.
     """
-    for _ in range(CAS_ATTEMPTS):
-        current = await store.get_action_request(request_id)
-        updated = change(current.model_copy(deep=True))
-        if updated is None:
-            return current, False
-        if updated.state is not current.state and not current.can_move_to(updated.state):
+
+    def checked(current: ActionRequest) -> ActionRequest | None:
+        before = current.state
+        updated = change(current)
+        if updated is not None and updated.state not in (before, *ACTION_TRANSITIONS[before]):
             raise ActionError(
-                f"request {request_id}: {current.state.value} -> {updated.state.value} "
+                f"request {request_id}: {before.value} -> {updated.state.value} "
                 "is not a permitted transition"
             )
-        try:
-            return await store.update_action_request(updated), True
-        except Conflict:
-            continue
-    raise Conflict(f"request {request_id}: gave up after {CAS_ATTEMPTS} concurrent updates")
+        return updated
+
+    return await read_modify_write(
+        lambda: store.get_action_request(request_id),
+        store.update_action_request,
+        checked,
+        what=f"request {request_id}",
+    )
 
 
 async def open_request(
@@ -69,7 +73,7 @@ async def open_request(
         DecisionOutcome.REQUIRE_APPROVAL: ActionState.PENDING_APPROVAL,
         DecisionOutcome.ALLOW: ActionState.APPROVED,
     }[decision.outcome]
-    denied = [hit.reason for hit in decision.reasons if hit.effect == DecisionOutcome.DENY.value]
+    denied = decision.denials
     request = ActionRequest(
         incident_id=incident_id,
         triage_id=triage_id,
@@ -88,7 +92,7 @@ async def open_request(
         incident_id,
         at=now,
         actor=requested_by,
-        kind=f"action.{state.value}",
+        kind=EventKind.for_state(state),
         message=f"{proposal.action[:64]} on {decision.service}: {decision.outcome.value}",
         request_id=request.id,
         decision_id=decision.id,
@@ -164,8 +168,45 @@ async def expire_due(store: Store, now: datetime) -> list[ActionRequest]:
                 request.incident_id,
                 at=now,
                 actor=BOT_ACTOR,
-                kind="action.expired",
+                kind=EventKind.ACTION_EXPIRED,
                 message=f"{request.proposal.action} expired without enough approvals",
                 request_id=request.id,
             )
     return expired
+
+
+def _cancel(reason: str, now: datetime) -> Change:
+    def change(request: ActionRequest) -> ActionRequest | None:
+        if request.state not in OPEN_ACTION_STATES:
+            return None
+        request.state = ActionState.CANCELLED
+        request.error = reason
+        request.updated_at = now
+        return request
+
+    return change
+
+
+async def cancel_open(
+    store: Store, incident_id: str, *, actor: str, reason: str, now: datetime
+) -> list[ActionRequest]:
+    """Cancel every request of an incident that could still run; returns those this call moved.
+
+    A request already claimed for execution is past cancelling: its executor owns it now.
+    """
+    cancelled: list[ActionRequest] = []
+    for candidate in await store.list_action_requests(incident_id, list(OPEN_ACTION_STATES)):
+        request, changed = await transition(store, candidate.id, _cancel(reason, now))
+        if not changed:
+            continue
+        cancelled.append(request)
+        await timeline.note(
+            store,
+            incident_id,
+            at=now,
+            actor=actor,
+            kind=EventKind.ACTION_CANCELLED,
+            message=f"{request.proposal.action} cancelled: {reason}",
+            request_id=request.id,
+        )
+    return cancelled

@@ -8,17 +8,21 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot import timeline
+from bot.actions.execution import ExecutionOutcome
 from bot.actions.lifecycle import evaluation_context, transition
+from bot.errors import NotFound
 from bot.models import (
     ActionRequest,
     ActionState,
     Approval,
     DecisionOutcome,
+    EventKind,
+    IncidentStatus,
     Vote,
 )
 from bot.policy import EvaluationContext, Policy
 from bot.policy.approvers import is_eligible
-from bot.store.base import Store
+from bot.ports import Store
 
 
 class VoteStatus(StrEnum):
@@ -32,34 +36,24 @@ class VoteStatus(StrEnum):
     NOT_PENDING = "not_pending"
     EXPIRED = "expired"
     INVALID_VOTE = "invalid_vote"
-
-
-_MESSAGES = {
-    VoteStatus.RECORDED: "Vote recorded; more approvals are needed.",
-    VoteStatus.APPROVED: "Approved: enough approvals are in.",
-    VoteStatus.DENIED: "Denied.",
-    VoteStatus.BLOCKED: "Policy now refuses this action; it is blocked.",
-    VoteStatus.ALREADY_VOTED: "You have already voted on this request.",
-    VoteStatus.REQUESTER: "The requester cannot approve their own request.",
-    VoteStatus.NOT_ELIGIBLE: "You are not an approver for this service.",
-    VoteStatus.NOT_PENDING: "This request is no longer waiting for approval.",
-    VoteStatus.EXPIRED: "The approval window has expired.",
-    VoteStatus.INVALID_VOTE: "Unknown vote.",
-}
+    INCIDENT_RESOLVED = "incident_resolved"
+    UNKNOWN_REQUEST = "unknown_request"
 
 
 @dataclass
-class VoteOutcome:
-    """The result of one click: the request as stored after it, and whether it counted."""
+class VoteResult:
+    """The result of one click: the request as stored after it, whether it counted, and what
+    execution did when the vote completed the approvals."""
 
-    request: ActionRequest
+    request: ActionRequest | None
     status: VoteStatus
     accepted: bool
-    message: str
+    execution: ExecutionOutcome | None = None
 
-
-def _refusal(request: ActionRequest, status: VoteStatus) -> VoteOutcome:
-    return VoteOutcome(request=request, status=status, accepted=False, message=_MESSAGES[status])
+    @property
+    def executed(self) -> bool:
+        """True when an executor ran because of this vote."""
+        return self.execution is not None and self.execution.ran
 
 
 async def record_vote(
@@ -71,13 +65,19 @@ async def record_vote(
     policy: Policy,
     now: datetime,
     group_members: Mapping[str, frozenset[str]],
-) -> VoteOutcome:
+) -> VoteResult:
     """Record one vote under CAS; moves the request to approved / denied when it decides it."""
-    request = await store.get_action_request(request_id)
+    try:
+        request = await store.get_action_request(request_id)
+    except NotFound:
+        return VoteResult(None, VoteStatus.UNKNOWN_REQUEST, False)
     try:
         cast_vote = Vote(vote)
     except ValueError:
-        return _refusal(request, VoteStatus.INVALID_VOTE)
+        return VoteResult(request, VoteStatus.INVALID_VOTE, False)
+    incident = await store.get_incident(request.incident_id)
+    if incident.status is not IncidentStatus.OPEN:
+        return VoteResult(request, VoteStatus.INCIDENT_RESOLVED, False)
     context = await evaluation_context(store, request, now, group_members)
     approvers = policy.eligible_approvers(request.proposal.service)
     verdict: list[VoteStatus] = []
@@ -106,19 +106,21 @@ async def record_vote(
     stored, changed = await transition(store, request_id, change)
     status = verdict[-1]
     if not changed:
-        return _refusal(stored, status)
+        return VoteResult(stored, status, False)
     await timeline.note(
         store,
         stored.incident_id,
         at=now,
         actor=user_id,
-        kind="action.vote" if status is VoteStatus.RECORDED else f"action.{stored.state.value}",
+        kind=EventKind.ACTION_VOTE
+        if status is VoteStatus.RECORDED
+        else EventKind.for_state(stored.state),
         message=f"{cast_vote.value} on {stored.proposal.action} ({len(stored.approvers)} of "
         f"{stored.decision.approvals_required} approvals)",
         request_id=stored.id,
         vote=cast_vote.value,
     )
-    return VoteOutcome(request=stored, status=status, accepted=True, message=_MESSAGES[status])
+    return VoteResult(stored, status, True)
 
 
 def _check(
@@ -150,6 +152,6 @@ def _decide(
     if decision.outcome is DecisionOutcome.ALLOW:
         return VoteStatus.APPROVED
     if decision.outcome is DecisionOutcome.DENY:
-        request.error = "; ".join(h.reason for h in decision.reasons if h.effect == "deny")
+        request.error = "; ".join(decision.denials)
         return VoteStatus.BLOCKED
     return VoteStatus.RECORDED

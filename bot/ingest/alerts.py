@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.ingest.fingerprints import group_key, stable_fingerprint
-from bot.ingest.services import resolve_service
 from bot.ingest.severities import severity_hint
 from bot.ingest.values import IngestOptions
 from bot.models import Alert, AlertStatus
+from bot.service_names import resolve_service
 
 MAX_TITLE_CHARS = 300
 MAX_DESCRIPTION_CHARS = 8000

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bot.models import Alert
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 DEFAULT_SERVICE_LABEL_ORDER: tuple[str, ...] = (
     "service",
@@ -28,15 +24,6 @@ class IngestOptions:
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 32
     service_label_order: tuple[str, ...] = DEFAULT_SERVICE_LABEL_ORDER
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> IngestOptions:
-        """Options built from the alert-ingestion settings."""
-        return cls(
-            max_body_bytes=settings.alert_max_body_bytes,
-            max_json_depth=settings.alert_max_json_depth,
-            service_label_order=tuple(settings.service_label_order),
-        )
 
 
 DEFAULT_OPTIONS = IngestOptions()

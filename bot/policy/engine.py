@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from bot.ingest.services import canonical_service
 from bot.models import (
     Approval,
     Category,
     Decision,
     DecisionOutcome,
+    Effect,
     Proposal,
     RuleHit,
     Severity,
@@ -29,20 +29,19 @@ from bot.policy.documents import (
     Tier,
 )
 from bot.policy.params import schema_problem, shape_problem, show
+from bot.service_names import canonical_service
 
-# Whatever rules.yaml says, these categories may only page humans.
-HUMAN_ONLY_CATEGORIES = frozenset({Category.SECURITY, Category.UNKNOWN})
 HUMAN_ONLY_ACTIONS = frozenset({"notify_oncall"})
 MAX_ACTION_CHARS = 64
 MAX_SERVICE_CHARS = 200
 SERVICE_CACHE_SIZE = 4096
 
-DENY = DecisionOutcome.DENY.value
-REQUIRE = DecisionOutcome.REQUIRE_APPROVAL.value
-ALLOW = DecisionOutcome.ALLOW.value
-CRITICAL = "critical"
+DENY = Effect.DENY
+REQUIRE = Effect.REQUIRE_APPROVAL
+ALLOW = Effect.ALLOW
+CRITICAL = Effect.CRITICAL
 DENIED = DecisionOutcome.DENY
-INFO = "info"
+INFO = Effect.INFO
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,13 @@ class Target:
 class _Trace:
     def __init__(self) -> None:
         self.hits: list[RuleHit] = []
-        self.effects: set[str] = set()
+        self.effects: set[Effect] = set()
 
-    def add(self, rule_id: str, effect: str, reason: str) -> None:
+    def add(self, rule_id: str, effect: Effect, reason: str) -> None:
         self.hits.append(RuleHit(rule_id=rule_id, effect=effect, reason=reason))
         self.effects.add(effect)
 
-    def fired(self, effect: str) -> bool:
+    def fired(self, effect: Effect) -> bool:
         return effect in self.effects
 
 

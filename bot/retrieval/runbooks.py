@@ -14,12 +14,12 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.config import PROJECT_ROOT
 from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_PATH = PROJECT_ROOT / "runbooks" / "schema" / "runbook.schema.json"
+# The schema ships beside the runbooks, at the project root (two levels above this package).
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "runbooks" / "schema" / "runbook.schema.json"
 _FENCE = "---"
 _SKIPPED_NAMES = frozenset({"readme.md"})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shlex
@@ -15,8 +14,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.clock import utcnow
 from bot.errors import NotFound
-from bot.incidents import mutate_incident
-from bot.models import Incident, IncidentStatus, Severity
+from bot.models import ConversationRef, Incident, IncidentStatus, Severity
+from bot.pipeline import ResolveStatus
 from bot.postmortem import Escaping, build_postmortem
 from bot.slack import messages
 from bot.slack.markup import LIMITS, code, fit, markdown, size, visible
@@ -121,11 +120,11 @@ class Caller:
 
 
 class IncidentCommand:
-    """The `/incident` listener and one method per slow subcommand."""
+    """The `/incident` listener and one method per subcommand; each calls the pipeline."""
 
     def __init__(self, runtime: SlackRuntime) -> None:
         self.runtime = runtime
-        self.services = runtime.services
+        self.pipeline = runtime.pipeline
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """Ack first (usage errors in the ack itself), then run the subcommand."""
@@ -180,93 +179,63 @@ class IncidentCommand:
 
     async def _incident(self, caller: Caller, incident_id: str) -> Incident | None:
         try:
-            return await self.services.store.get_incident(incident_id)
+            return await self.pipeline.incident(incident_id)
         except NotFound:
             await self._respond(caller, messages.incident_not_found(incident_id))
             return None
 
     def _service(self, invocation: Invocation) -> str:
-        known = self.services.policy.services.keys()
+        known = self.pipeline.policy.services.keys()
         return guess_service(invocation.service or invocation.rest, known)
 
     async def declare(self, invocation: Invocation, caller: Caller) -> None:
-        """Open an incident by hand, in this channel or a new one."""
-        incident = await self.services.pipeline.declare_incident(
+        """Open an incident by hand, announced in this channel or a new one."""
+        declared = await self.pipeline.declare_incident(
             invocation.rest,
             self._service(invocation),
             invocation.severity or Severity.SEV2,
             caller.user_id,
             utcnow(),
+            asked_in=ConversationRef(kind="slack", channel=caller.channel_id),
+            new_channel=invocation.new_channel,
         )
-        channel = caller.channel_id
-        if invocation.new_channel:
-            created, problem = await self.runtime.outbox.create_channel(channel_name(incident))
-            if created:
-                await self.runtime.outbox.invite(created, [caller.user_id])
-                channel = created
-            else:
-                await self._respond(caller, messages.channel_failed(problem))
-        ts = await self.runtime.outbox.post(channel, messages.declared(incident, caller.user_id))
-        await self._place(incident.id, channel, ts)
-        if channel != caller.channel_id:
-            await self._respond(caller, messages.declared_elsewhere(incident, channel))
-
-    async def _place(self, incident_id: str, channel: str, thread_ts: str | None) -> Incident:
-        def change(incident: Incident) -> Incident:
-            incident.slack_channel = channel
-            incident.slack_thread_ts = thread_ts
-            return incident
-
-        return await mutate_incident(self.services.store, incident_id, change)
+        if declared.problem:
+            await self._respond(caller, messages.channel_failed(declared.problem))
+        where = declared.where
+        if where is not None and where.channel != caller.channel_id:
+            await self._respond(
+                caller, messages.declared_elsewhere(declared.incident, where.channel)
+            )
 
     async def triage(self, invocation: Invocation, caller: Caller) -> None:
-        """File the text as a generic alert from the caller, then triage it (they request)."""
-        text = invocation.rest
-        payload = {
-            "title": text[:200],
-            "description": text,
-            "service": self._service(invocation),
-            "source": "slack-command",
-            "labels": {"reported_by": caller.user_id},
-        }
+        """File the text as a report from the caller, then triage it (they are the requester)."""
         now = utcnow()
-        pipeline = self.services.pipeline
-        receipt = await pipeline.ingest(
-            "generic", json.dumps(payload).encode(), "application/json", now
+        incident, result = await self.pipeline.report(
+            invocation.rest,
+            self._service(invocation),
+            caller.user_id,
+            now,
+            asked_in=ConversationRef(kind="slack", channel=caller.channel_id),
         )
-        if not receipt.incident_ids:
-            raise NotFound("the report did not open an incident")
-        incident = await self.services.store.get_incident(receipt.incident_ids[0])
-        if incident.slack_channel is None:
-            incident = await self._place(incident.id, caller.channel_id, None)
         await self._respond(caller, messages.triage_started(incident))
-        result = await pipeline.triage_incident(
-            incident.id, now, requester=caller.user_id, force=True
-        )
         if result is None:
             await self._respond(caller, messages.triage_skipped(incident))
 
     async def status(self, invocation: Invocation, caller: Caller) -> None:
         """One incident's status: the id given, or the open incident of this channel."""
-        store = self.services.store
         if invocation.args:
             incident = await self._incident(caller, invocation.args[0])
         else:
-            here = [
-                i
-                for i in await store.list_incidents(IncidentStatus.OPEN, limit=200)
-                if i.slack_channel == caller.channel_id
-            ]
-            incident = here[0] if here else None
+            incident = await self.pipeline.incident_in(caller.channel_id)
             if incident is None:
                 await self._respond(caller, messages.no_incident_here())
         if incident is not None:
-            requests = await store.list_action_requests(incident.id)
+            requests = await self.pipeline.requests_of(incident.id)
             await self._respond(caller, messages.incident_status(incident, requests))
 
     async def list_open(self, invocation: Invocation, caller: Caller) -> None:
         """The open incidents, most recent first."""
-        found = await self.services.store.list_incidents(IncidentStatus.OPEN, limit=LIST_LIMIT)
+        found = await self.pipeline.incidents(IncidentStatus.OPEN, limit=LIST_LIMIT)
         text = messages.incident_list(found) if found else messages.no_open_incidents()
         await self._respond(caller, text)
 
@@ -274,29 +243,30 @@ class IncidentCommand:
         """One incident's timeline."""
         incident = await self._incident(caller, invocation.args[0])
         if incident is not None:
-            events = await self.services.store.list_events(incident.id)
+            events = await self.pipeline.timeline_of(incident.id)
             await self._respond(caller, messages.timeline(incident, events))
 
     async def resolve(self, invocation: Invocation, caller: Caller) -> None:
-        """Close an incident by hand, with an optional note."""
+        """Close an incident by hand (commander, approvers, admins), with an optional note."""
         incident = await self._incident(caller, invocation.args[0])
         if incident is None:
             return
-        if incident.status is IncidentStatus.RESOLVED:
-            await self._respond(caller, messages.already_resolved(incident))
-            return
         note = " ".join(invocation.args[1:])
-        resolved = await self.services.pipeline.resolve_incident(
-            incident.id, caller.user_id, note, utcnow()
-        )
-        await self._respond(caller, messages.resolved(resolved, caller.user_id, note), True)
+        result = await self.pipeline.resolve_incident(incident.id, caller.user_id, note, utcnow())
+        if result.status is ResolveStatus.ALREADY_RESOLVED:
+            await self._respond(caller, messages.already_resolved(incident))
+        elif result.status is ResolveStatus.NOT_ALLOWED:
+            await self._respond(caller, messages.not_allowed_to_resolve(incident))
+        else:
+            text = messages.resolved(result.incident, caller.user_id, note)
+            await self._respond(caller, text, True)
 
     async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
         """The post-incident review: one markdown block when it fits, else a file and a note."""
         incident = await self._incident(caller, invocation.args[0])
         if incident is None:
             return
-        facts = await self.services.pipeline.postmortem_facts(incident.id)
+        facts = await self.pipeline.postmortem_facts(incident.id)
         review = build_postmortem(facts, utcnow(), Escaping(value=markdown, code=code))
         outbox = self.runtime.outbox
         if size(review) > LIMITS.markdown_block:

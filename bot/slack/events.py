@@ -10,9 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.clock import utcnow
 from bot.errors import PayloadError
-from bot.incidents import mutate_incident
-from bot.models import Incident
-from bot.slack import messages
+from bot.models import ConversationRef
 from bot.slack.runtime import SlackRuntime
 
 log = logging.getLogger(__name__)
@@ -39,11 +37,11 @@ def is_alert_message(
 
 
 class AlertChannelListener:
-    """Ingests alert messages and triages what they open, replying in the message's thread."""
+    """Ingests alert messages; a new incident is triaged into the message's thread."""
 
     def __init__(self, runtime: SlackRuntime) -> None:
         self.runtime = runtime
-        self.channels = frozenset(runtime.services.settings.slack_alert_channels)
+        self.channels = runtime.alert_channels
 
     async def on_message(
         self, ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
@@ -61,35 +59,20 @@ class AlertChannelListener:
         log.warning("alert message not processed", extra={"reason": text})
 
     async def ingest(self, event: dict[str, Any]) -> None:
-        """File the message's alerts; each new incident is triaged into the message's thread."""
-        pipeline = self.runtime.services.pipeline
-        channel, ts = str(event["channel"]), str(event.get("ts", ""))
-        now = utcnow()
+        """Hand the message to the pipeline, naming the message as the conversation."""
+        where = ConversationRef(
+            kind="slack", channel=str(event["channel"]), thread=str(event.get("ts", "")) or None
+        )
         try:
-            receipt = await pipeline.ingest(
-                "slack", json.dumps(event).encode(), "application/json", now
+            await self.runtime.pipeline.receive(
+                "slack",
+                json.dumps(event).encode(),
+                "application/json",
+                utcnow(),
+                conversation=where,
             )
         except PayloadError as exc:
             log.info("alert channel message is not an alert", extra={"error": str(exc)})
-            return
-        for incident_id in receipt.incident_ids:
-            if incident_id in receipt.new_incident_ids:
-                await self._thread_on(incident_id, channel, ts)
-                await pipeline.triage_incident(incident_id, now)
-            else:
-                incident = await self.runtime.services.store.get_incident(incident_id)
-                await self.runtime.outbox.post(
-                    channel, messages.alert_joined(incident), thread_ts=ts
-                )
-
-    async def _thread_on(self, incident_id: str, channel: str, ts: str) -> Incident:
-        def change(incident: Incident) -> Incident | None:
-            if incident.slack_channel:
-                return None
-            incident.slack_channel, incident.slack_thread_ts = channel, ts
-            return incident
-
-        return await mutate_incident(self.runtime.services.store, incident_id, change)
 
 
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:

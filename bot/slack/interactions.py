@@ -13,11 +13,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import timeline
+from bot.actions import VoteStatus
 from bot.clock import utcnow
-from bot.errors import NotFound
-from bot.metrics import APPROVALS
-from bot.models import ActionState, Feedback, Vote
+from bot.models import ConversationRef, Vote
 from bot.slack import messages
 from bot.slack.action_ids import FEEDBACK_ACTIONS, VOTE_ACTIONS, ActionId
 from bot.slack.runtime import SlackRuntime
@@ -37,6 +35,7 @@ class Click:
     channel_id: str
     message_ts: str | None
     block_id: str = ""
+    thread_ts: str | None = None
 
 
 def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
@@ -51,18 +50,22 @@ def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
         channel_id=str(channel.get("id") or container.get("channel_id") or ""),
         message_ts=message.get("ts") or container.get("message_ts"),
         block_id=str(action.get("block_id", "")),
+        # Refusals answer in the card's thread when the card sits in one.
+        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
     )
 
 
 class ClickHandlers:
-    """Listeners for every button the bot sends."""
+    """Listeners for every button the bot sends: ack, read the click, call the pipeline."""
 
     def __init__(self, runtime: SlackRuntime) -> None:
         self.runtime = runtime
 
     async def _reply(self, click: Click, text: str) -> None:
         if click.channel_id and click.user_id:
-            await self.runtime.outbox.ephemeral(click.channel_id, click.user_id, text)
+            await self.runtime.outbox.ephemeral(
+                click.channel_id, click.user_id, text, thread_ts=click.thread_ts
+            )
 
     async def on_vote(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Approve / Deny: ack, then vote in the background."""
@@ -73,49 +76,20 @@ class ClickHandlers:
         )
 
     async def cast_vote(self, click: Click) -> None:
-        """Load the request, resolve approver groups, and hand the vote to the pipeline."""
-        services = self.runtime.services
+        """Hand the vote to the pipeline (which decides who may vote); answer the clicker."""
         vote = Vote.APPROVE if click.action_id == ActionId.APPROVE.value else Vote.DENY
         if not ID_SHAPE.match(click.value):
-            return await self._unknown(click)
-        try:
-            request = await services.store.get_action_request(click.value)
-        except NotFound:
-            return await self._unknown(click)
-        if request.slack_ts is None and click.message_ts and click.channel_id:
-            # The click can beat the post's own bookkeeping; the signed payload says where it is.
-            await self.runtime.notifier.remember_card(
-                request.id, click.channel_id, click.message_ts
-            )
-        groups = await self.runtime.approvers.members(request.decision.eligible_approvers)
-        now = utcnow()
-        result = await services.pipeline.vote(
-            request.id, click.user_id, vote, now, group_members=groups
-        )
-        if result.accepted:  # Pipeline.vote already counted the vote in APPROVALS
+            log.warning("button names no request", extra={"user": click.user_id})
+            await self._reply(click, messages.vote_answer(VoteStatus.UNKNOWN_REQUEST))
             return
-        await timeline.note(
-            services.store,
-            request.incident_id,
-            at=now,
-            actor=click.user_id,
-            kind="action.vote_refused",
-            message=f"{vote.value} on {request.proposal.action} refused: {result.message}",
-            request_id=request.id,
-            vote=vote.value,
+        card = None
+        if click.message_ts and click.channel_id:
+            card = ConversationRef(kind="slack", channel=click.channel_id, thread=click.message_ts)
+        result = await self.runtime.pipeline.vote(
+            click.value, click.user_id, vote, utcnow(), card=card
         )
-        await self._reply(click, messages.vote_refused(result.message))
-        if result.request.state is not ActionState.PENDING_APPROVAL:
-            # A click on a card that still shows buttons for a closed request: fix the card.
-            incident = await services.store.get_incident(request.incident_id)
-            await self.runtime.notifier.refresh_card(incident, result.request)
-
-    async def _unknown(self, click: Click) -> None:
-        APPROVALS.labels(outcome="refused").inc()
-        log.warning(
-            "button names no known request", extra={"value": click.value, "user": click.user_id}
-        )
-        await self._reply(click, messages.unknown_request())
+        if not result.accepted:
+            await self._reply(click, messages.vote_answer(result.status))
 
     async def on_feedback(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
@@ -129,45 +103,20 @@ class ClickHandlers:
 
     async def record_feedback(self, click: Click) -> None:
         """Store one Feedback for the triage named by the button."""
-        store = self.runtime.services.store
         helpful = click.action_id == ActionId.HELPFUL.value
-        incident_id = await self._incident_of_triage(click)
-        if incident_id is None:
-            await self._reply(click, messages.known_error("That triage no longer exists."))
-            return
-        now = utcnow()
-        await store.add_feedback(
-            Feedback(
-                incident_id=incident_id,
-                triage_id=click.value,
-                user_id=click.user_id,
-                helpful=helpful,
-                at=now,
-            )
-        )
-        await timeline.note(
-            store,
-            incident_id,
-            at=now,
-            actor=click.user_id,
-            kind="triage.feedback",
-            message="helpful" if helpful else "not helpful",
-            triage_id=click.value,
-        )
-        await self._reply(click, messages.feedback_thanks(helpful))
-
-    async def _incident_of_triage(self, click: Click) -> str | None:
-        """The incident named by the card's block id, if the triage really belongs to it."""
-        store = self.runtime.services.store
         _, _, rest = click.block_id.partition(":")
         incident_id = rest.partition(":")[0]
-        if not ID_SHAPE.match(click.value) or not ID_SHAPE.match(incident_id):
-            return None
-        try:
-            triages = await store.list_triages(incident_id)
-        except NotFound:
-            return None
-        return incident_id if any(t.id == click.value for t in triages) else None
+        stored = (
+            ID_SHAPE.match(click.value) is not None
+            and ID_SHAPE.match(incident_id) is not None
+            and await self.runtime.pipeline.feedback(
+                incident_id, click.value, click.user_id, helpful, utcnow()
+            )
+        )
+        if not stored:
+            await self._reply(click, messages.known_error("That triage no longer exists."))
+            return
+        await self._reply(click, messages.feedback_thanks(helpful))
 
 
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:

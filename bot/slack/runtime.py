@@ -2,35 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot.app import Services
 from bot.errors import BotError
-from bot.redaction import Redactor
+from bot.pipeline import Pipeline
 from bot.slack import messages
-from bot.slack.approvers import ApproverDirectory
-from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import Outbox
-from bot.web import BackgroundWork
 
 log = logging.getLogger(__name__)
 
 Reply = Callable[[str], Awaitable[object]]
 
 
+class BackgroundWork:
+    """Tasks started after an ack; kept referenced and drained (bounded) on shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Awaitable[None], name: str) -> None:
+        """Run ``work`` in the background, logging (never raising) its failure."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background work failed", extra={"work": name})
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for running tasks (bounded) so a clean shutdown loses no click."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
 @dataclass
 class SlackRuntime:
-    """The services plus the Slack-side parts the listeners need."""
+    """The pipeline plus the Slack-side parts the listeners need."""
 
-    services: Services
+    pipeline: Pipeline
     outbox: Outbox
-    notifier: SlackNotifier
-    approvers: ApproverDirectory
-    redactor: Redactor
-    work: BackgroundWork
+    alert_channels: frozenset[str] = frozenset()
+    work: BackgroundWork = field(default_factory=BackgroundWork)
 
     def after_ack(self, job: Awaitable[None], name: str, reply: Reply) -> None:
         """Run slow work after the ack; errors become an ephemeral ``reply``, never a trace."""

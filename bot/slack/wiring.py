@@ -1,10 +1,13 @@
-"""Build the Bolt app from Services and attach it: one /slack/events route, or Socket Mode."""
+"""The Slack side, built from plain values: the client and notifier first (the pipeline needs
+them), then the Bolt app and its listeners on top of the pipeline: one /slack/events route
+behind the request guard, or Socket Mode."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -23,17 +26,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app import Services
-from bot.config import Settings
 from bot.errors import ConfigError
 from bot.metrics import SLACK_API_RETRIES
+from bot.pipeline import Pipeline
 from bot.redaction import Redactor
+from bot.runtime import Runtime
 from bot.slack import commands, events, interactions
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import Outbox
 from bot.slack.runtime import SlackRuntime
-from bot.web import BackgroundWork
 from bot.webguard import SlackEventsGuard
 
 log = logging.getLogger(__name__)
@@ -78,18 +80,53 @@ class _CountedConnectionRetry(AsyncConnectionErrorRetryHandler):
         )
 
 
-def build_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: SLACK_API_URL as base, retries on 429 and dropped connections."""
-    if settings.slack_bot_token is None:
-        raise ConfigError("SLACK_BOT_TOKEN must be set to talk to Slack")
+@dataclass(frozen=True)
+class SlackConfig:
+    """Everything Slack needs to know, as values (the composition root fills it)."""
+
+    bot_token: str
+    signing_secret: str
+    api_url: str = "https://slack.com/api/"
+    app_token: str | None = None
+    incident_channel: str = ""
+    alert_channels: frozenset[str] = frozenset()
+    usergroup_cache_seconds: float = 300.0
+    max_body_bytes: int = 262_144
+    read_timeout_seconds: float = 10.0
+
+
+@dataclass
+class SlackParts:
+    """What exists before the pipeline: the Web API client, the outbox, notifier, directory."""
+
+    client: AsyncWebClient
+    outbox: Outbox
+    notifier: SlackNotifier
+    directory: ApproverDirectory
+
+
+def build_client(config: SlackConfig) -> AsyncWebClient:
+    """The Web API client: the configured base URL, retries on 429 and dropped connections."""
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url,
+        token=config.bot_token,
+        base_url=config.api_url,
         timeout=API_TIMEOUT_SECONDS,
         retry_handlers=[
             _CountedRateLimitRetry(max_retry_count=RETRIES),
             _CountedConnectionRetry(max_retry_count=RETRIES),
         ],
+    )
+
+
+def build_parts(config: SlackConfig, redactor: Redactor) -> SlackParts:
+    """The Slack adapters of the Notifier and Directory ports."""
+    client = build_client(config)
+    outbox = Outbox(client, redactor.redact)
+    return SlackParts(
+        client=client,
+        outbox=outbox,
+        notifier=SlackNotifier(outbox, redactor, config.incident_channel),
+        directory=ApproverDirectory(client, config.usergroup_cache_seconds),
     )
 
 
@@ -132,38 +169,26 @@ class SlackProbe:
         return result
 
 
-def build_runtime(services: Services, client: AsyncWebClient) -> SlackRuntime:
-    """The Slack side of the bot; installs the SlackNotifier into the pipeline."""
-    settings = services.settings
-    redactor = Redactor(settings.redact_extra_patterns)
-    outbox = Outbox(client, redactor.redact)
-    notifier = SlackNotifier(outbox, services.store, redactor, settings.slack_incident_channel)
-    services.pipeline.notifier = notifier
-    return SlackRuntime(
-        services=services,
-        outbox=outbox,
-        notifier=notifier,
-        approvers=ApproverDirectory(client, settings.slack_usergroup_cache_seconds),
-        redactor=redactor,
-        work=BackgroundWork(),
+def attach_slack(
+    parts: SlackParts,
+    pipeline: Pipeline,
+    config: SlackConfig,
+    runtime: Runtime,
+    *,
+    socket_mode: bool,
+) -> list[BaseRoute]:
+    """Attach the listeners; returns the HTTP routes to serve (none in Socket Mode)."""
+    listening = SlackRuntime(
+        pipeline=pipeline, outbox=parts.outbox, alert_channels=config.alert_channels
     )
-
-
-def attach_slack(services: Services, socket_mode: bool) -> list[BaseRoute]:
-    """Wire Slack into the services; returns the HTTP routes to serve (none in Socket Mode)."""
-    settings = services.settings
-    if settings.slack_signing_secret is None:
-        raise ConfigError("SLACK_SIGNING_SECRET must be set to talk to Slack")
-    client = build_client(settings)
-    runtime = build_runtime(services, client)
-    app = build_app(client, settings.slack_signing_secret.get_secret_value())
-    commands.attach(app, runtime)
-    interactions.attach(app, runtime)
-    events.attach(app, runtime)
-    services.readiness.append(SlackProbe(client).check)
-    services.on_stop.append(runtime.work.drain)
+    app = build_app(parts.client, config.signing_secret)
+    commands.attach(app, listening)
+    interactions.attach(app, listening)
+    events.attach(app, listening)
+    runtime.readiness.append(SlackProbe(parts.client).check)
+    runtime.on_stop.append(listening.work.drain)
     if socket_mode:
-        _attach_socket_mode(services, app, settings)
+        _attach_socket_mode(runtime, app, config)
         return []
     handler = AsyncSlackRequestHandler(app)
 
@@ -172,17 +197,17 @@ def attach_slack(services: Services, socket_mode: bool) -> list[BaseRoute]:
 
     guard = Middleware(
         SlackEventsGuard,
-        signing_secret=settings.slack_signing_secret.get_secret_value().encode(),
-        max_body_bytes=settings.slack_max_body_bytes,
-        read_timeout_seconds=settings.webhook_read_timeout_seconds,
+        signing_secret=config.signing_secret.encode(),
+        max_body_bytes=config.max_body_bytes,
+        read_timeout_seconds=config.read_timeout_seconds,
     )
     return [Route(EVENTS_PATH, slack_events, methods=["POST"], middleware=[guard])]
 
 
-def _attach_socket_mode(services: Services, app: AsyncApp, settings: Settings) -> None:
-    if settings.slack_app_token is None:
+def _attach_socket_mode(runtime: Runtime, app: AsyncApp, config: SlackConfig) -> None:
+    if config.app_token is None:
         raise ConfigError("SLACK_APP_TOKEN must be set for --socket-mode")
-    app_token = settings.slack_app_token.get_secret_value()
+    app_token = config.app_token
     # Imported here: the aiohttp Socket Mode client is only needed in this mode.
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -199,5 +224,5 @@ def _attach_socket_mode(services: Services, app: AsyncApp, settings: Settings) -
         for handler in holder:
             await handler.close_async()  # type: ignore[no-untyped-call]
 
-    services.on_start.append(connect)
-    services.on_stop.append(disconnect)
+    runtime.on_start.append(connect)
+    runtime.on_stop.append(disconnect)

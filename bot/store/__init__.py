@@ -1,5 +1,5 @@
 """Storage port and its backends."""
 
-from bot.store.base import Store
+from bot.ports import Store
 
 __all__ = ["Store"]

@@ -1,6 +1,6 @@
 """The scale-out store: Azure Cosmos DB (NoSQL API) through ``azure.cosmos.aio``.
 
-Same contract as the SQLite store (bot/store/base.py). Races between replicas are settled by
+Same contract as the SQLite store (``bot.ports.Store``). Races between replicas are settled by
 the service, never by a process: deterministic ids make ``create`` the atomic claim (alert dedup
 keys, group pointers), and ETag compare-and-swap guards every read-modify-write (incidents,
 action requests, counters, leases). Stored items keep the model under ``doc`` and copy the
@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from bot.config import Settings
 from bot.errors import Conflict, NotFound, StoreError
 from bot.models import (
     ActionRequest,
@@ -79,25 +78,6 @@ class CosmosStore:
         self.items = items
         # request id -> incident id (never changes), so votes on a request are point reads.
         self._request_partitions: OrderedDict[str, str] = OrderedDict()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, throughput: int | None = None) -> CosmosStore:
-        """Build from settings: account key when COSMOS_KEY is set, else Entra ID."""
-        credential: Any
-        if settings.cosmos_key is not None:
-            credential = settings.cosmos_key.get_secret_value()
-        else:
-            from azure.identity.aio import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
-        items = CosmosItems(
-            settings.cosmos_endpoint,
-            credential,
-            settings.cosmos_database,
-            verify_tls=settings.cosmos_verify_tls,
-            throughput=throughput,
-        )
-        return cls(items)
 
     async def open(self) -> None:
         """Connect and create missing containers; every other call does this on first use."""
@@ -530,6 +510,21 @@ class CosmosStore:
             except Conflict:
                 await _backoff(attempt)
         raise StoreError(f"lease {name!r}: gave up after {CAS_ATTEMPTS} concurrent updates")
+
+    async def release_lease(self, name: str, owner: str, now: datetime) -> None:
+        lease_id = wire.item_id("lease", name)
+        try:
+            current = await self.items.read(LEASES, lease_id, lease_id, f"lease {name!r}")
+        except NotFound:
+            return
+        if current["owner"] != owner:
+            return
+        released = {key: current[key] for key in ("id", "name", "owner")}
+        released["expiresAt"] = wire.instant(now)
+        try:
+            await self.items.replace(LEASES, released, current["_etag"], f"lease {name!r}")
+        except Conflict:
+            return  # someone else took it over meanwhile: theirs now
 
     async def add_token_usage(self, day: str, tokens: int) -> int:
         return await self._add_to_counter(wire.item_id("tokens", day), tokens)

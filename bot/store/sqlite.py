@@ -397,6 +397,15 @@ class SQLiteStore:
 
         return await self._write(job)
 
+    async def release_lease(self, name: str, owner: str, now: datetime) -> None:
+        def job(db: Db) -> None:
+            db.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
+                (now.isoformat(), name, owner),
+            )
+
+        await self._write(job)
+
     async def add_token_usage(self, day: str, tokens: int) -> int:
         def job(db: Db) -> int:
             db.execute(

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
@@ -28,7 +28,7 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 
 from bot import metrics
 from bot.errors import TriageError
-from bot.triage.base import ChatMessage
+from bot.ports import ChatMessage, Completion
 from bot.triage.usage import read_usage
 
 log = logging.getLogger(__name__)
@@ -43,34 +43,8 @@ PREVIEW_LIMIT = 80
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Completion:
-    """What one successful call returned: the reply text and its checked token counts.
-
-    ``usage_problems`` says what was wrong with the counts the server reported, if anything.
-    """
-
-    text: str
-    model: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    usage_problems: tuple[str, ...] = ()
-
-
 class UnreadableReply(Exception):
     """A 2xx answer that is not a chat completion: a proxy's HTML error page, a cut-off body."""
-
-
-class ChatGateway(Protocol):
-    """Sends a conversation to a model and returns its reply; raises TriageError."""
-
-    provider: str
-    model: str
-
-    async def complete(self, messages: list[ChatMessage], schema: dict[str, Any]) -> Completion:
-        """One completion (with the gateway's own retries) constrained by ``schema``."""
-        ...
 
 
 @dataclass(frozen=True)

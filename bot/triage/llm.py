@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.errors import TriageError
-from bot.models import Alert, Event, Incident, RunbookChunk, TokenUsage, Triage
+from bot.models import Alert, Event, EventKind, Incident, RunbookChunk, TokenUsage, Triage
+from bot.ports import Backend, ChatGateway, ChatMessage, Completion
 from bot.redaction import Redactor
-from bot.store.base import Store
-from bot.triage.base import ChatMessage
 from bot.triage.context import TriageContext
-from bot.triage.gateway import ChatGateway, Completion
 from bot.triage.output import as_fallback, failed, scrub
 from bot.triage.prompts import PromptSet, feedback
 from bot.triage.rules import RulesEngine
@@ -21,7 +19,6 @@ from bot.triage.validation import check_reply
 
 log = logging.getLogger(__name__)
 
-BUDGET_EVENT = "triage.budget_exhausted"
 # The model's own invalid reply is echoed back once; a runaway reply is cut.
 ECHO_LIMIT = 8000
 
@@ -44,7 +41,7 @@ class LLMTriager:
         prompts: PromptSet,
         rules: RulesEngine,
         redactor: Redactor,
-        store: Store,
+        store: Backend,
         prices: PriceTable,
         *,
         daily_token_budget: int = 0,
@@ -169,7 +166,7 @@ class LLMTriager:
                 incident_id=incident.id,
                 at=now,
                 actor="incident-bot",
-                kind=BUDGET_EVENT,
+                kind=EventKind.TRIAGE_BUDGET_EXHAUSTED,
                 message=(
                     f"Daily LLM token budget used up ({used}/{self.budget.daily_tokens} tokens); "
                     "triaged by the offline rules engine instead."

@@ -14,7 +14,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.models import TokenUsage
-from bot.store.base import Store
+from bot.ports import Backend
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def budget_day(now: datetime) -> str:
 class TokenBudget:
     """A daily token budget kept in the store, so every replica shares one counter."""
 
-    def __init__(self, store: Store, daily_tokens: int) -> None:
+    def __init__(self, store: Backend, daily_tokens: int) -> None:
         self.store = store
         # 0 means no limit.
         self.daily_tokens = daily_tokens

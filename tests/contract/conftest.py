@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.base import Store
+from bot.ports import Store
 from bot.store.cosmos import CosmosStore
 from bot.store.cosmos_items import CosmosItems
 from bot.store.sqlite import SQLiteStore

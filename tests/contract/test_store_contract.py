@@ -27,7 +27,7 @@ from bot.models import (
     RawPayload,
     Triage,
 )
-from bot.store.base import Store
+from bot.ports import Store
 from bot.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)

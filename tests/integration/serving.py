@@ -10,9 +10,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from bot.app import build_services
+from bot.compose import Root
 from bot.config import Settings
-from bot.web import create_app
 
 
 def free_port() -> int:
@@ -24,8 +23,7 @@ def free_port() -> int:
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """Yield the base URL of a running ``incident-bot serve`` equivalent; stop it afterwards."""
-    services = build_services(settings)
-    app = create_app(services)
+    app = Root(settings).app()
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -18,9 +18,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bot.compose import Root
 from bot.config import PROJECT_ROOT, load_settings
 from bot.errors import ConfigError
-from bot.retrieval import build_index, chunk_runbook, load_runbooks
+from bot.retrieval import chunk_runbook, load_runbooks
 from bot.retrieval.azure import AzureRunbookIndex, odata_filter
 from tests.integration.azure_search_server import (
     API_KEY,
@@ -254,7 +255,7 @@ def test_build_index_with_azure_openai_embeddings_end_to_end(
             AZURE_OPENAI_API_KEY="test-openai-key",
             AZURE_OPENAI_DEPLOYMENT="chat-deployment",
         )
-        index = build_index(settings)
+        index, _ = Root(settings).runbook_index()
         assert index.mode == "hybrid"
         chunks = index.search("x509: certificate has expired", 2, service="web-frontend")
 

@@ -16,12 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import metrics
+from bot.compose.llm import build_triager
 from bot.config import PROJECT_ROOT, load_settings
 from bot.models import Alert, Category, ExecutionStatus, Incident, RunbookChunk, Severity
 from bot.redaction import Redactor
 from bot.store.sqlite import SQLiteStore
-from bot.triage import LLMTriager, build_triager
 from bot.triage.gateway import JSON_OBJECT, OpenAIChat, RetryPolicy
+from bot.triage.llm import LLMTriager
 from bot.triage.prompts import PromptSet
 from bot.triage.rules import RulesEngine
 from bot.triage.usage import MAX_CALL_TOKENS, PriceTable, budget_day

@@ -25,13 +25,13 @@ from typing import Any
 
 import pytest
 
-from bot import actions, scheduler
-from bot.app import build_services, build_store
+from bot import actions
 from bot.clock import utcnow
+from bot.compose import Root
 from bot.config import load_settings
 from bot.models import ActionRequest, ActionState, Category, Incident, Proposal, Vote
 from bot.policy import EvaluationContext, load_policy
-from bot.store.base import Store
+from bot.ports import Store
 from tests.integration.cosmos.emulator import CosmosServer, running_server
 from tests.policies import unfrozen_policy_dir
 
@@ -77,7 +77,7 @@ def shared_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]
 
 
 def _store(env: dict[str, str]) -> Store:
-    return build_store(load_settings(**env))
+    return Root(load_settings(**env)).store()
 
 
 def _free_port() -> int:
@@ -260,7 +260,8 @@ def _vote_and_execute(env: dict[str, str], request_id: str, now_iso: str, n: int
                       barrier: Any, results: Any) -> None:  # fmt: skip
     async def run() -> tuple[str, bool]:
         settings = load_settings(**env)
-        store, policy = build_store(settings), load_policy(settings.policy_dir)
+        root = Root(settings)
+        store, policy = root.store(), load_policy(settings.policy_dir)
         now = datetime.fromisoformat(now_iso)
         await store.ping()
         barrier.wait()
@@ -272,7 +273,7 @@ def _vote_and_execute(env: dict[str, str], request_id: str, now_iso: str, n: int
             # Both replicas try to execute, as a retried or duplicated click would.
             executed = await actions.execute(
                 request_id, store=store, policy=policy, now=now, group_members=GROUPS,
-                executors=actions.build_executors(settings), claimant=f"replica-{n}",
+                executors=root.executors(), claimant=f"replica-{n}",
             )  # fmt: skip
             return vote.status.value, executed.ran
         finally:
@@ -287,16 +288,16 @@ def _sweep(env: dict[str, str], now_iso: str, index_dir: str, n: int,
         settings = load_settings(
             **env, RUNBOOK_INDEX_PATH=str(Path(index_dir) / f"runbooks-{n}.db")
         )
-        services = build_services(settings)
+        runtime = Root(settings).runtime()
         now = datetime.fromisoformat(now_iso)
-        await services.store.ping()
+        await runtime.store.ping()
         barrier.wait()
         try:
-            reminded = await scheduler.remind_sweep(services.pipeline, now, 600)
-            expired = await scheduler.expire_sweep(services.pipeline, now)
-            return reminded, expired
+            reminded = await runtime.pipeline.remind_waiting(now)
+            expired = await runtime.pipeline.expire_requests(now)
+            return reminded, len(expired)
         finally:
-            await services.store.close()
+            await runtime.store.close()
 
     results.put(asyncio.run(run()))
 

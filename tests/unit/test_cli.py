@@ -66,7 +66,7 @@ def test_triage_exits_zero_when_every_file_is_readable(capsys: pytest.CaptureFix
 def test_ingest_then_incidents_and_timeline(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", str(DEMO / "1-alertmanager-checkout-5xx.json")]) == 0
     ingested = json.loads(capsys.readouterr().out)
-    assert ingested["source"] == "alertmanager" and ingested["stored"] == 2
+    assert ingested["source"] == "alertmanager" and ingested["accepted"] == 2
     (incident,) = ingested["incidents"]
     assert main(["incidents", "--json", "--status", "open"]) == 0
     listed = json.loads(capsys.readouterr().out)

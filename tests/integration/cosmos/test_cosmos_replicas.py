@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from azure.cosmos.aio import CosmosClient
 
+from bot.compose import Root
 from bot.config import Settings
 from bot.errors import Conflict
 from bot.models import (
@@ -172,7 +173,7 @@ async def test_from_settings_creates_database_and_containers_on_first_use(
         COSMOS_DATABASE=database,
         COSMOS_VERIFY_TLS=False,
     )
-    store = CosmosStore.from_settings(settings)  # sync, no I/O yet
+    store = Root(settings).store()  # sync, no I/O yet
     raw = RawPayload(source="generic", content_type="text/plain", body="x", received_at=T0)
     try:
         await store.add_raw(raw)  # the first call opens the store

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot import actions
-from bot.actions import ExecutionPlan, ExecutionResult
+from bot.actions import ExecutionPlan
 from bot.config import PROJECT_ROOT
 from bot.models import ActionRequest, Category, Incident, Proposal, Severity, Triage
 from bot.policy import EvaluationContext, Policy, load_policy
+from bot.ports import RunReport
 from bot.store.sqlite import SQLiteStore
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -30,11 +31,11 @@ class RecordingExecutor:
         self.calls: list[ExecutionPlan] = []
         self._lock = threading.Lock()
 
-    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+    async def run(self, plan: ExecutionPlan) -> RunReport:
         with self._lock:
             self.calls.append(plan)
         await asyncio.sleep(0)  # give racing tasks a chance to interleave
-        return ExecutionResult(ok=True, detail={"recorded": plan.describe()})
+        return RunReport(ok=True, detail={"recorded": plan.describe()})
 
 
 @pytest.fixture(scope="session")

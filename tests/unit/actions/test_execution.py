@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import actions
-from bot.actions import ExecutionPlan, ExecutionResult
+from bot.actions import ExecutionPlan
 from bot.models import ActionState, Approval, Proposal, Vote
 from bot.policy import Policy
+from bot.ports import RunReport
 from bot.store.sqlite import SQLiteStore
 
 from .conftest import GROUPS, NOW, REQUESTER, TTL, RecordingExecutor, executors_for, file_request
@@ -171,10 +172,10 @@ class _Failing:
     def __init__(self, error: Exception | None) -> None:
         self.error = error
 
-    async def run(self, plan: ExecutionPlan) -> ExecutionResult:
+    async def run(self, plan: ExecutionPlan) -> RunReport:
         if self.error is not None:
             raise self.error
-        return ExecutionResult(ok=False, detail={"exit_code": 3}, error="exit code 3")
+        return RunReport(ok=False, detail={"exit_code": 3}, error="exit code 3")
 
 
 async def test_executor_failures_end_as_failed_with_the_error(

@@ -13,7 +13,8 @@ from aiohttp import web
 from jsonschema_rs import Draft202012Validator
 from pydantic import SecretStr
 
-from bot.actions import CommandExecutor, DryRunExecutor, HttpExecutor, render_plan
+from bot.actions import render_plan
+from bot.actions.executors import CommandExecutor, DryRunExecutor, HttpExecutor
 from bot.actions.plans import ExecutionPlan
 from bot.errors import ActionError
 from bot.policy.documents import ActionSpec, ExecutorKind, ExecutorSpec, Risk, RunMode

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.ingest import IngestOptions, canonical_service
-from bot.ingest.services import resolve_service
+from bot.service_names import resolve_service
 
 from .payloads import parse
 

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import policy as commands
+from bot.compose import Root
 from bot.config import Settings
 from bot.errors import PolicyError
-from bot.policy import commands
 
 
 def _run(argv: list[str], policy_dir: Path) -> int:
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.handler(args, Settings(POLICY_DIR=policy_dir)))
+    return int(args.handler(args, Root(Settings(POLICY_DIR=policy_dir))))
 
 
 def test_check_passes_on_shipped_policy(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import runbooks as commands
+from bot.compose import Root
 from bot.config import Settings
-from bot.retrieval import commands
 
 
 def _run(argv: list[str], runbook_dir: Path, index_path: Path) -> int:
@@ -19,7 +20,7 @@ def _run(argv: list[str], runbook_dir: Path, index_path: Path) -> int:
     settings = Settings(
         RUNBOOK_DIR=runbook_dir, RUNBOOK_INDEX_PATH=index_path, RUNBOOK_EMBEDDINGS="none"
     )
-    return int(args.handler(args, settings))
+    return int(args.handler(args, Root(settings)))
 
 
 def test_index_draws_progress_and_reports_mode(

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.compose import Root
 from bot.config import load_settings
-from bot.retrieval import BM25_ONLY, LocalRunbookIndex, build_index, load_runbooks
+from bot.retrieval import BM25_ONLY, LocalRunbookIndex, load_runbooks
 from bot.retrieval.embedders import forget_warnings
 from bot.retrieval.local import CANDIDATES
 
@@ -127,8 +128,8 @@ def test_bm25_only_mode_is_announced_once(
         RUNBOOK_EMBEDDINGS="none",
     )
     with caplog.at_level(logging.INFO, logger="bot.retrieval"):
-        index = build_index(settings)
-        build_index(settings)
+        index, _ = Root(settings).runbook_index()
+        Root(settings).runbook_index()
     assert index.mode == "bm25 only"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warnings] == [

@@ -8,19 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_services
+from bot.compose import Root
 from bot.config import load_settings
 from bot.models import (
     ActionRequest,
     ActionState,
-    Alert,
     Decision,
     DecisionOutcome,
     Incident,
     Proposal,
-    Triage,
 )
-from bot.scheduler import Nudge, nudge_due, remind_sweep
+from bot.notify import RecordingNotifier
+from bot.pipeline import Nudge, nudge_due
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -57,31 +56,6 @@ def test_nudge_due_reminds_then_escalates_each_period() -> None:
     assert nudge_due(done, T0 + timedelta(seconds=900), 600) is None
 
 
-class RecordingNotifier:
-    """The conversation port, recording what would be said."""
-
-    def __init__(self) -> None:
-        self.nudges: list[tuple[str, bool]] = []
-
-    async def incident_triaged(
-        self,
-        incident: Incident,
-        triage: Triage,
-        requests: list[ActionRequest],
-        alerts: list[Alert],
-    ) -> Incident:
-        return incident
-
-    async def request_updated(self, incident: Incident, request: ActionRequest, note: str) -> None:
-        return None
-
-    async def incident_note(self, incident: Incident, text: str) -> None:
-        return None
-
-    async def remind(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
-        self.nudges.append((request.id, escalate))
-
-
 @pytest.mark.parametrize("replicas", [1, 4])
 async def test_concurrent_sweeps_nudge_once(tmp_path: Path, replicas: int) -> None:
     settings = load_settings(
@@ -90,8 +64,8 @@ async def test_concurrent_sweeps_nudge_once(tmp_path: Path, replicas: int) -> No
         RUNBOOK_EMBEDDINGS="none",
     )
     notifier = RecordingNotifier()
-    services = build_services(settings, notifier=notifier)
-    store = services.store
+    pipeline = Root(settings).runtime(notifier=notifier).pipeline
+    store = pipeline.store
     try:
         incident = Incident(title="t", service="checkout", created_at=T0, updated_at=T0)
         await store.create_incident(incident)
@@ -100,13 +74,13 @@ async def test_concurrent_sweeps_nudge_once(tmp_path: Path, replicas: int) -> No
         await store.add_action_request(request)
         now = T0 + timedelta(seconds=700)
         counts = await asyncio.gather(
-            *(remind_sweep(services.pipeline, now, 600) for _ in range(replicas))
+            *(pipeline.remind_waiting(now) for _ in range(replicas))
         )
         assert sum(counts) == 1
         assert notifier.nudges == [(request.id, False)]
         assert (await store.get_action_request(request.id)).reminded_at == now
         later = now + timedelta(seconds=600)
-        assert await remind_sweep(services.pipeline, later, 600) == 1
+        assert await pipeline.remind_waiting(later) == 1
         assert notifier.nudges[-1] == (request.id, True)
         kinds = [e.kind for e in await store.list_events(incident.id)]
         assert kinds == ["action.reminded", "action.escalated"]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import LazyRunbooks, build_services
 from bot.clock import utcnow
+from bot.compose import Root
 from bot.config import Settings, load_settings
-from bot.scheduler import reindex_sweep
+from bot.retrieval.lazy import LazyRunbooks
 
-SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
+SHIPPED = Path(__file__).resolve().parents[3] / "runbooks"
 
 
 @pytest.fixture
@@ -30,20 +30,20 @@ def settings(tmp_path: Path) -> Settings:
 async def test_sweep_reindexes_changed_runbooks_and_survives_a_broken_one(
     settings: Settings,
 ) -> None:
-    services = build_services(settings)
-    runbooks = services.pipeline.runbooks
+    runtime = Root(settings).runtime()
+    runbooks = runtime.pipeline.runbooks
     assert isinstance(runbooks, LazyRunbooks)
     assert runbooks.search("disk almost full on worker", 1)[0].runbook_id == "disk-full"
-    assert not await reindex_sweep(services, utcnow())  # nothing changed
+    assert not await runtime.pipeline.refresh_runbooks(utcnow())  # nothing changed
 
     disk = settings.runbook_dir / "disk-full.md"
     disk.write_text(disk.read_text() + "\n## Zanzibar check\nLook for zanzibar-widget logs.\n")
-    assert await reindex_sweep(services, utcnow())
+    assert await runtime.pipeline.refresh_runbooks(utcnow())
     found = runbooks.search("zanzibar widget logs", 1)
     assert found and found[0].runbook_id == "disk-full"
 
     (settings.runbook_dir / "broken.md").write_text("---\nid: broken\ncategories: [nope]\n---\n")
-    assert not await reindex_sweep(services, utcnow())
+    assert not await runtime.pipeline.refresh_runbooks(utcnow())
     assert runbooks.problem is not None and "broken.md" in runbooks.problem
     assert runbooks.search("zanzibar widget logs", 1)[0].runbook_id == "disk-full"
-    await services.store.close()
+    await runtime.store.close()

@@ -7,9 +7,9 @@ import json
 import sys
 from collections.abc import Callable
 
-from bot.config import Settings
+from bot.compose import Root
 from bot.models import Category
-from bot.retrieval import build_index, check_runbooks, load_runbooks, open_index
+from bot.retrieval import check_runbooks
 
 BAR_WIDTH = 30
 
@@ -26,13 +26,9 @@ def progress_bar(label: str) -> Callable[[int, int], None]:
     return draw
 
 
-def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_index(args: argparse.Namespace, root: Root) -> int:
     """Index the runbooks (only if they changed, unless --force)."""
-    runbooks = load_runbooks(settings.runbook_dir)
-    if args.force and settings.runbook_index_path.exists():
-        settings.runbook_index_path.unlink()
-    index = open_index(settings)
-    stats = index.index(runbooks, progress_bar("indexing runbooks"))
+    _, stats = root.runbook_index(progress_bar("indexing runbooks"), rebuild=args.force)
     state = "rebuilt" if stats.rebuilt else "up to date"
     print(
         f"{stats.backend} index {state}: {stats.runbooks} runbooks, {stats.chunks} chunks, "
@@ -41,9 +37,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_search(args: argparse.Namespace, root: Root) -> int:
     """Search the runbooks and print the best chunks."""
-    index = build_index(settings)
+    index, _ = root.runbook_index()
     chunks = index.search(args.query, args.k, service=args.service, category=args.category)
     if args.json:
         payload = {"mode": index.mode, "results": [c.model_dump(mode="json") for c in chunks]}
@@ -62,9 +58,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_check(args: argparse.Namespace, root: Root) -> int:
     """Validate every runbook's front matter; non-zero when any is invalid."""
-    runbooks, problems = check_runbooks(settings.runbook_dir)
+    runbooks, problems = check_runbooks(root.runbook_dir)
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{len(runbooks)} runbooks valid, {len(problems)} problems")

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import utcnow
-from bot.config import Settings
+from bot.compose import Root
 from bot.errors import PolicyError
 from bot.models import Approval, Category, Proposal, Severity
 from bot.policy.cases import load_cases, run_case
@@ -53,15 +53,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     test.set_defaults(handler=cmd_test)
 
 
-def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_check(args: argparse.Namespace, root: Root) -> int:
     """Load and validate the policy folder; print a summary or every problem found."""
     try:
-        policy = load_policy(settings.policy_dir)
-        cases = load_cases(settings.policy_dir)
+        policy = load_policy(root.policy_dir)
+        cases = load_cases(root.policy_dir)
     except PolicyError as exc:
         print(f"policy check FAILED:\n{exc}", file=sys.stderr)
         return 1
-    print(f"policy OK: {display_name(settings.policy_dir)} revision {policy.revision[:12]}")
+    print(f"policy OK: {display_name(root.policy_dir)} revision {policy.revision[:12]}")
     print(
         f"  {len(policy.actions)} actions, {len(policy.services)} services, {len(cases)} test cases"
     )
@@ -80,9 +80,9 @@ def _param(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_explain(args: argparse.Namespace, root: Root) -> int:
     """Evaluate one proposal and print the Decision with its trace as JSON."""
-    policy = load_policy(settings.policy_dir)
+    policy = load_policy(root.policy_dir)
     now = datetime.fromisoformat(args.now) if args.now else utcnow()
     proposal = Proposal(
         action=args.action, service=args.service, params=dict(_param(p) for p in args.param)
@@ -103,12 +103,12 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_test(args: argparse.Namespace, root: Root) -> int:
     """Run every policy test case; print pass/fail per case and a summary."""
-    policy = load_policy(settings.policy_dir)
-    cases = load_cases(settings.policy_dir)
+    policy = load_policy(root.policy_dir)
+    cases = load_cases(root.policy_dir)
     if not cases:
-        print(f"no test cases in {display_name(settings.policy_dir / 'tests')}", file=sys.stderr)
+        print(f"no test cases in {display_name(root.policy_dir / 'tests')}", file=sys.stderr)
         return 1
     failed = 0
     for case in cases:

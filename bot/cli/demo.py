@@ -1,0 +1,194 @@
+"""``incident-bot demo``: bundled sample alerts through every stage, offline, printed as it goes."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from bot.cli.terminal import say
+from bot.clock import utcnow
+from bot.compose import Root
+from bot.models import ActionState, Vote
+from bot.pipeline import Pipeline, TriageResult
+from bot.reports import render_card_text
+from bot.runtime import Runtime
+from bot.timeline import render_text
+
+STAGES = 7
+
+
+def _stage(n: int, title: str) -> None:
+    say()
+    say(f"── [{n}/{STAGES}] {title} " + "─" * max(0, 60 - len(title)))
+
+
+def sample_payloads() -> list[tuple[str, bytes]]:
+    """(file name, bytes) of the bundled sample alerts, in order."""
+    folder = resources.files("bot") / "data" / "demo"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json"))
+    return [(name, (folder / name).read_bytes()) for name in names]
+
+
+def _source_of(name: str) -> str:
+    return name.split("-")[1]
+
+
+@dataclass
+class Walk:
+    """What the stages hand on to each other."""
+
+    runtime: Runtime
+    new_incidents: list[str] = field(default_factory=list)
+    results: list[TriageResult] = field(default_factory=list)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline under demonstration."""
+        return self.runtime.pipeline
+
+    def redact(self, text: str) -> str:
+        """Redact as every egress does."""
+        return self.pipeline.redactor.redact(text)
+
+
+async def run_demo(root: Root) -> int:
+    """Run the walk-through in a throw-away store; returns the exit code."""
+    with tempfile.TemporaryDirectory(prefix="incident-bot-demo-") as tmp:
+        walk = Walk(root.offline(Path(tmp)).runtime())
+        try:
+            _introduce(walk)
+            payloads = sample_payloads()
+            await _ingest([p for p in payloads if "resolved" not in p[0]], walk)
+            await _triage(walk)
+            _judge(walk)
+            await _card(walk)
+            await _approve(walk)
+            await _resolve([p for p in payloads if "resolved" in p[0]], walk)
+            await _timeline(walk)
+        finally:
+            await walk.runtime.store.close()
+    return 0
+
+
+def _introduce(walk: Walk) -> None:
+    say("incident-bot demo: offline walk-through on bundled sample alerts")
+    say(
+        f"  store: throw-away SQLite file · triage: offline rules engine (no LLM) · "
+        f"policy revision {walk.runtime.policy.revision[:12]} · executor: dry_run · Slack: off"
+    )
+
+
+async def _ingest(firing: list[tuple[str, bytes]], walk: Walk) -> None:
+    _stage(1, "ingest: parse, fingerprint, group into incidents")
+    for name, body in firing:
+        receipt = await walk.pipeline.ingest(_source_of(name), body, "application/json", utcnow())
+        say(
+            f"{name}: {receipt.received} alert(s), {receipt.stored} stored, "
+            f"{receipt.duplicates} duplicate(s)"
+        )
+        for alert in receipt.alerts:
+            flags = f" flags={alert.service_flags}" if alert.service_flags else ""
+            say(
+                f"   · [{alert.status.value}] {alert.service} · {walk.redact(alert.title)} "
+                f"· fp={alert.fingerprint[:12]}{flags} → {alert.incident_id}"
+            )
+        walk.new_incidents += receipt.new_incident_ids
+    again = await walk.pipeline.ingest(_source_of(firing[0][0]), firing[0][1], None, utcnow())
+    say(
+        f"re-sent {firing[0][0]}: {again.duplicates} duplicate(s), "
+        f"{len(again.new_incident_ids)} new incident(s) (dedup by fingerprint + start time)"
+    )
+
+
+async def _triage(walk: Walk) -> None:
+    _stage(2, "triage: runbooks retrieved, rules engine classifies (no LLM)")
+    for incident_id in walk.new_incidents:
+        result = await walk.pipeline.triage_incident(incident_id, utcnow())
+        if result is None:
+            continue
+        walk.results.append(result)
+        t = result.triage
+        say(
+            f"{incident_id} {result.incident.service}: {t.category.value} / {t.severity.value} "
+            f"confidence {t.confidence:.2f} · {t.execution_status.value} · provider {t.provider}"
+        )
+        say(f"   summary: {walk.redact(t.summary)}")
+        cited = ", ".join(f"{r.id}@{r.version}" for r in t.runbooks) or "none"
+        say(f"   runbooks: {cited}")
+
+
+def _judge(walk: Walk) -> None:
+    _stage(3, "policy: every proposal judged against allowlist and service tier")
+    for result in walk.results:
+        for request in result.requests:
+            d = request.decision
+            say(
+                f"{result.incident.id} {request.proposal.action}({request.proposal.service}) → "
+                f"{d.outcome.value} (approvals {d.approvals_required}) "
+                f"· state {request.state.value}"
+            )
+            for hit in d.reasons:
+                say(f"   - {hit.rule_id}: {hit.reason}")
+
+
+async def _card(walk: Walk) -> None:
+    _stage(4, "triage card (as Slack would show it, rendered as text)")
+    if walk.results:
+        first = walk.results[0]
+        alerts = await walk.runtime.store.list_alerts(first.incident.id, limit=5)
+        redactor = walk.pipeline.redactor
+        say(render_card_text(first.incident, first.triage, first.requests, alerts, redactor))
+
+
+async def _approve(walk: Walk) -> None:
+    _stage(5, "approval — SIMULATED clicks, no Slack involved")
+    pending = [
+        r for res in walk.results for r in res.requests if r.state is ActionState.PENDING_APPROVAL
+    ]
+    if not pending:
+        say("no proposal is waiting for approval")
+        return
+    request = pending[0]
+    users = [a for a in request.decision.eligible_approvers if a[:1] in ("U", "W")]
+    say(
+        f"request {request.id}: {request.proposal.action} on {request.proposal.service}, "
+        f"needs {request.decision.approvals_required} approval(s) from {users}"
+    )
+    clickers = [
+        request.requested_by,
+        "U0NOTANAPPROVER",
+        *users[: request.decision.approvals_required],
+    ]
+    for user in clickers:
+        result = await walk.pipeline.vote(request.id, user, Vote.APPROVE, utcnow())
+        verdict = "accepted" if result.accepted else "refused"
+        say(f"   (simulated) {user} clicks Approve → {verdict}: {result.status.value}")
+        if result.executed and result.request is not None:
+            say(f"   executed by the dry_run executor: {result.request.result}")
+    final = await walk.runtime.store.get_action_request(request.id)
+    say(f"   final state: {final.state.value}")
+
+
+async def _resolve(resolution: list[tuple[str, bytes]], walk: Walk) -> None:
+    _stage(6, "resolution: the source resolves the alerts")
+    for name, body in resolution:
+        receipt = await walk.pipeline.ingest(_source_of(name), body, "application/json", utcnow())
+        say(f"{name}: {receipt.stored} resolved alert(s) filed on {receipt.incident_ids}")
+    for incident in await walk.pipeline.incidents(None, limit=10):
+        say(
+            f"   {incident.id} {incident.service:<16} {incident.status.value:<8} "
+            f"{incident.severity.value} {incident.category.value} x{incident.alert_count}"
+        )
+
+
+async def _timeline(walk: Walk) -> None:
+    _stage(7, "timeline of the first incident (the audit trail)")
+    if walk.new_incidents:
+        say(walk.redact(render_text(await walk.pipeline.timeline_of(walk.new_incidents[0]))))
+    say()
+    say(
+        "Next: `incident-bot serve` to receive webhooks, `incident-bot triage FILE` for one "
+        "payload, README.md for Slack and LLM set-up."
+    )

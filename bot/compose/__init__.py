@@ -1,0 +1,217 @@
+"""The composition root: the only code that reads Settings and builds things.
+
+    Root(settings)         holds the settings; every edge asks it for what it needs
+      .runtime()           store, policy, triager, runbooks, executors, notifier, directory,
+                           the pipeline over them: a ``Runtime``
+      .serve(...)          runtime + Slack + scheduler + the web app, under uvicorn
+      .policy() ...        the single parts the CLI uses on their own
+
+Order matters and is fixed here: the notifier (Slack, or a log when Slack is off) exists
+before the pipeline, and nothing is swapped into anything after construction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.actions.executors import CommandExecutor, DryRunExecutor, HttpExecutor
+from bot.compose import llm, runbooks, stores
+from bot.config import LLMProvider, RunbookBackend, Settings, StoreBackend, load_settings
+from bot.ingest import IngestOptions
+from bot.notify import SilentNotifier
+from bot.pipeline import FlowOptions, NoDirectory, Pipeline, TriageQueue
+from bot.policy import Policy, load_policy
+from bot.policy.documents import ExecutorKind
+from bot.ports import Backend, Directory, Executor, Notifier, RunbookSearch
+from bot.redaction import Redactor
+from bot.retrieval import RunbookIndex
+from bot.retrieval.index import IndexStats, Progress
+from bot.runtime import Runtime
+from bot.web import WebConfig
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+__all__ = ["Root", "Runtime", "load_settings"]
+
+log = logging.getLogger(__name__)
+
+
+class Root:
+    """Settings in, built parts out."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings if settings is not None else load_settings()
+
+    # what the CLI shows or passes on as plain values -------------------------------------------
+    @property
+    def log_level(self) -> str:
+        """LOG_LEVEL."""
+        return self._settings.log_level
+
+    @property
+    def policy_dir(self) -> Path:
+        """POLICY_DIR."""
+        return self._settings.policy_dir
+
+    @property
+    def runbook_dir(self) -> Path:
+        """RUNBOOK_DIR."""
+        return self._settings.runbook_dir
+
+    def offline(self, folder: Path) -> Root:
+        """The same settings, but a throw-away store and index in ``folder``, the rules engine
+        instead of any model, and no Slack: what the demo runs on."""
+        return Root(
+            self._settings.model_copy(
+                update={
+                    "sqlite_path": folder / "demo.db",
+                    "runbook_index_path": folder / "runbooks.db",
+                    "store_backend": StoreBackend.SQLITE,
+                    "llm_provider": LLMProvider.RULES,
+                    "slack_bot_token": None,
+                    "slack_signing_secret": None,
+                }
+            )
+        )
+
+    # single parts ------------------------------------------------------------------------------
+    def redactor(self) -> Redactor:
+        """The one redactor every egress uses."""
+        return llm.build_redactor(self._settings)
+
+    def policy(self) -> Policy:
+        """The validated policy folder (PolicyError names the file and path: fail closed)."""
+        return load_policy(self._settings.policy_dir)
+
+    def store(self) -> Backend:
+        """The configured store (Store and Coordination)."""
+        return stores.build_store(self._settings)
+
+    def runbook_index(
+        self, progress: Progress | None = None, *, rebuild: bool = False
+    ) -> tuple[RunbookIndex, IndexStats]:
+        """The runbook index brought up to date (``rebuild``: from scratch), with its stats."""
+        settings = self._settings
+        if rebuild and settings.runbook_index_path.exists():
+            settings.runbook_index_path.unlink()
+        return runbooks.build_index(settings, progress)
+
+    def executors(self) -> dict[str, Executor]:
+        """The executors, keyed by the names actions.yaml uses."""
+        settings = self._settings
+        return {
+            ExecutorKind.DRY_RUN.value: DryRunExecutor(),
+            ExecutorKind.HTTP.value: HttpExecutor(
+                settings.action_http_token, settings.action_timeout_seconds
+            ),
+            ExecutorKind.COMMAND.value: CommandExecutor(settings.action_timeout_seconds),
+        }
+
+    def replica_id(self) -> str:
+        """This process's name in leases and claims."""
+        return self._settings.replica_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    def flow_options(self) -> FlowOptions:
+        """The flow's own knobs."""
+        settings = self._settings
+        # One triage may take every model attempt at its full timeout, plus the fallback.
+        worst_triage = (
+            settings.llm_timeout_seconds
+            * ((settings.llm_max_retries + 1) * (settings.triage_validation_retries + 1))
+            + settings.llm_retry_max_sleep_seconds
+        )
+        return FlowOptions(
+            ingest=IngestOptions(
+                max_body_bytes=settings.alert_max_body_bytes,
+                max_json_depth=settings.alert_max_json_depth,
+                service_label_order=tuple(settings.service_label_order),
+            ),
+            runbook_top_k=settings.runbook_top_k,
+            approval_ttl_seconds=settings.approval_ttl_seconds,
+            reminder_seconds=settings.approval_reminder_seconds,
+            replica_id=self.replica_id(),
+            triage_lease_seconds=max(60.0, worst_triage),
+            reindex_seconds=settings.runbook_reindex_seconds,
+            admin_approvers=tuple(settings.incident_admins),
+            keep_raw_payloads=settings.keep_raw_payloads,
+        )
+
+    def web_config(self) -> WebConfig:
+        """What the HTTP edge needs."""
+        settings = self._settings
+
+        def secret(value: Any) -> bytes | None:
+            return value.get_secret_value().encode() if value is not None else None
+
+        return WebConfig(
+            webhook_token=secret(settings.alert_webhook_token),
+            allow_unauthenticated=settings.alert_webhook_allow_unauthenticated,
+            pagerduty_secret=secret(settings.pagerduty_signing_secret),
+            max_body_bytes=settings.alert_max_body_bytes,
+            read_timeout_seconds=settings.webhook_read_timeout_seconds,
+        )
+
+    # the whole bot -----------------------------------------------------------------------------
+    def runtime(
+        self,
+        *,
+        store: Backend | None = None,
+        notifier: Notifier | None = None,
+        directory: Directory | None = None,
+        runbook_search: RunbookSearch | None = None,
+    ) -> Runtime:
+        """Wire the bot; an invalid policy raises PolicyError (fail closed)."""
+        settings = self._settings
+        policy = self.policy()
+        store = store if store is not None else self.store()
+        pipeline = Pipeline(
+            store=store,
+            coordination=store,
+            policy=policy,
+            triager=llm.build_triager(settings, store),
+            runbooks=runbook_search
+            if runbook_search is not None
+            else runbooks.lazy_runbooks(settings),
+            notifier=notifier if notifier is not None else SilentNotifier(),
+            executors=self.executors(),
+            redactor=self.redactor(),
+            directory=directory if directory is not None else NoDirectory(),
+            options=self.flow_options(),
+            triage_queue=TriageQueue(settings.triage_queue_capacity, settings.triage_workers),
+        )
+        return Runtime(store=store, policy=policy, pipeline=pipeline)
+
+    def sweeps(self, runtime: Runtime) -> dict[str, tuple[float, Any]]:
+        """The scheduler's jobs: (every so many seconds, pipeline sweep)."""
+        settings = self._settings
+        pipeline = runtime.pipeline
+        every = settings.scheduler_interval_seconds
+        shared = settings.runbook_backend is RunbookBackend.AZURE
+
+        async def reindex(now: Any) -> bool:
+            return await pipeline.refresh_runbooks(now, shared_index=shared)
+
+        return {
+            "expire": (every, pipeline.expire_requests),
+            "remind": (every, pipeline.remind_waiting),
+            "triage": (every, pipeline.triage_untriaged),
+            "reindex": (settings.runbook_reindex_seconds, reindex),
+        }
+
+    def app(self, *, socket_mode: bool = False) -> Starlette:
+        """The whole server as one ASGI app (runtime, Slack, sweeps, routes), not started."""
+        from bot.compose.serving import build_app
+
+        return build_app(self, self._settings, socket_mode=socket_mode)
+
+    def serve(self, *, host: str, port: int, socket_mode: bool = False) -> int:
+        """Run ``incident-bot serve`` until interrupted; returns the process exit code."""
+        from bot.compose.serving import serve
+
+        self._settings.check_serve(socket_mode)
+        return serve(self, self._settings, host=host, port=port, socket_mode=socket_mode)

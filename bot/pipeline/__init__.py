@@ -1,0 +1,60 @@
+"""The flow, end to end. Read this page to understand the bot; each stage is one module.
+
+    intake.py      1. a payload in: parse -> Alerts, dedup, group into Incidents, store raw
+                      (redacted), queue triage                              (``receive``)
+    triaging.py    2. triage: runbooks -> prompt -> model or rules -> validated Triage
+                   3. policy: every proposal -> Decision (deny | require_approval | allow)
+                   4. action requests filed, the card posted         (``triage_incident``)
+    approvals.py   5. votes: authorisation, N-of-M, requester != approver, expiry  (``vote``)
+                   6. execution through ``actions.execute``, the only door to side effects
+                      sweeps: expiry and reminders        (``expire_requests``, ``remind_waiting``)
+    command.py     incident command: declare, report, resolve (cancels what could still run),
+                   feedback, and reading back for status, timeline and the review
+    queue.py       the bounded triage queue with a fixed number of workers
+    stage.py       the ports every stage works with, and card bookkeeping they share
+
+Storage, chat, the model and the runbook index are ports (``bot/ports.py``) handed in by the
+composition root (``bot/compose``). Every edge — web, Slack, CLI, scheduler — calls a method of
+``Pipeline`` and nothing else writes to the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.pipeline.approvals import Approvals, Nudge, nudge_due
+from bot.pipeline.command import Command, Declared, ResolveResult, ResolveStatus
+from bot.pipeline.intake import IngestReceipt
+from bot.pipeline.queue import TriageQueue
+from bot.pipeline.stage import FlowOptions, NoDirectory
+from bot.pipeline.triaging import TriageResult
+
+__all__ = [
+    "Declared",
+    "FlowOptions",
+    "IngestReceipt",
+    "NoDirectory",
+    "Nudge",
+    "Pipeline",
+    "ResolveResult",
+    "ResolveStatus",
+    "TriageQueue",
+    "TriageResult",
+    "nudge_due",
+]
+
+
+@dataclass
+class Pipeline(Command, Approvals):
+    """Every stage of the flow over one set of ports (see the module docstring)."""
+
+    def start(self) -> None:
+        """Start the triage workers on the running loop."""
+        self.triage_queue.start(self._triage_queued)
+
+    async def stop(self) -> None:
+        """Let queued triage finish (bounded), then stop the workers."""
+        await self.triage_queue.stop()
+
+    async def _triage_queued(self, incident_id: str) -> None:
+        await self.triage_incident(incident_id, self.clock())

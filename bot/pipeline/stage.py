@@ -1,0 +1,136 @@
+"""What every pipeline stage works with: the ports and the few numbers that shape the flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot import incidents
+from bot.cas import read_modify_write
+from bot.clock import utcnow
+from bot.errors import NotFound
+from bot.ingest import IngestOptions
+from bot.models import BOT_ACTOR, ActionRequest, ConversationRef, Incident, Triage
+from bot.pipeline.queue import TriageQueue
+from bot.policy import Policy
+from bot.ports import (
+    Clock,
+    Coordination,
+    Directory,
+    Executors,
+    Notifier,
+    RunbookSearch,
+    Store,
+    Triager,
+)
+from bot.redaction import Redactor
+
+CARD_ALERTS = 20
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """Knobs of the flow itself; the composition root fills them from settings."""
+
+    ingest: IngestOptions = field(default_factory=IngestOptions)
+    runbook_top_k: int = 4
+    approval_ttl_seconds: int = 1800
+    reminder_seconds: float = 600.0
+    replica_id: str = BOT_ACTOR
+    # A triage holds its lease this long; the model's worst case (timeout x attempts) fits in it.
+    triage_lease_seconds: float = 300.0
+    reindex_seconds: float = 300.0
+    # Who may resolve any incident besides its commander and the service's approvers.
+    admin_approvers: tuple[str, ...] = ()
+    # Raw payloads are kept redacted unless this says to keep the exact bytes.
+    keep_raw_payloads: bool = False
+
+
+class NoDirectory:
+    """No chat tool to ask: approver groups have no members (group approvals cannot count)."""
+
+    async def members(self, approver_ids: object) -> dict[str, frozenset[str]]:
+        """Nobody is in any group."""
+        return {}
+
+
+@dataclass
+class Stage:
+    """The dependencies every stage reads; ``Pipeline`` is all the stages over one of these."""
+
+    store: Store
+    coordination: Coordination
+    policy: Policy
+    triager: Triager
+    runbooks: RunbookSearch | None
+    notifier: Notifier
+    executors: Executors
+    redactor: Redactor = field(default_factory=Redactor)
+    directory: Directory = field(default_factory=NoDirectory)
+    options: FlowOptions = field(default_factory=FlowOptions)
+    triage_queue: TriageQueue = field(default_factory=TriageQueue)
+    clock: Clock = field(default=utcnow)
+
+    # shared by the stages: where cards are, and keeping them current -----------------------
+    async def place_card(
+        self, incident: Incident, card: ConversationRef, requests: list[ActionRequest]
+    ) -> Incident:
+        """Record where a triage card was posted: on its requests, and as the incident's thread."""
+        for request in requests:
+            await self.remember_card(request.id, card)
+
+        def place(current: Incident) -> Incident | None:
+            thread = current.conversation.thread if current.conversation else None
+            placed = ConversationRef(
+                kind=card.kind, channel=card.channel, thread=thread or card.thread
+            )
+            if current.conversation == placed or (
+                current.conversation is not None and current.conversation.channel != card.channel
+            ):
+                return None
+            current.conversation = placed
+            return current
+
+        return await incidents.mutate_incident(self.store, incident.id, place)
+
+    async def remember_card(self, request_id: str, card: ConversationRef) -> ActionRequest:
+        """Record on a request where its card is (first writer wins), so updates can find it."""
+
+        def change(request: ActionRequest) -> ActionRequest | None:
+            if request.card is not None:
+                return None
+            request.card = card
+            return request
+
+        stored, _ = await read_modify_write(
+            lambda: self.store.get_action_request(request_id),
+            self.store.update_action_request,
+            change,
+            what=f"request {request_id}",
+        )
+        return stored
+
+    async def refresh_card(self, incident: Incident, request: ActionRequest) -> bool:
+        """Re-render the card holding ``request`` with the current state of every proposal."""
+        siblings = [
+            r
+            for r in await self.store.list_action_requests(incident.id)
+            if r.triage_id == request.triage_id
+        ]
+        card = next((r.card for r in [request, *siblings] if r.card is not None), None)
+        triage = await self.triage_of(incident.id, request.triage_id)
+        if card is None or triage is None:
+            return False
+        try:
+            current = await self.store.get_incident(incident.id)
+        except NotFound:
+            return False
+        alerts = await self.store.list_alerts(incident.id, limit=CARD_ALERTS)
+        await self.notifier.card_changed(current, triage, siblings, alerts, card)
+        return True
+
+    async def triage_of(self, incident_id: str, triage_id: str | None) -> Triage | None:
+        """The incident's triage with this id, if it exists."""
+        for triage in await self.store.list_triages(incident_id):
+            if triage.id == triage_id:
+                return triage
+        return None

@@ -1,0 +1,192 @@
+"""Stages 2-4: triage an incident, judge each proposal with policy, file action requests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot import actions, incidents, metrics, timeline
+from bot.models import (
+    BOT_ACTOR,
+    OPEN_ACTION_STATES,
+    ActionRequest,
+    ActionState,
+    Alert,
+    EventKind,
+    Incident,
+    RunbookChunk,
+    Triage,
+)
+from bot.pipeline.stage import Stage
+from bot.policy import EvaluationContext
+
+log = logging.getLogger(__name__)
+
+TRIAGE_ALERTS = 20
+REINDEX_LEASE = "scheduler:reindex"
+
+
+@dataclass
+class TriageResult:
+    """One triage and the requests filed from its proposals."""
+
+    incident: Incident
+    triage: Triage
+    requests: list[ActionRequest]
+
+
+class Triaging(Stage):
+    """Triage once per incident (lease-guarded across replicas), then policy, then requests."""
+
+    async def triage_incident(
+        self, incident_id: str, now: datetime, *, requester: str = BOT_ACTOR, force: bool = False
+    ) -> TriageResult | None:
+        """Triage an incident unless another replica is at it or it is done (``force``: redo)."""
+        lease = f"triage:{incident_id}"
+        # One owner per attempt: a second attempt on this same replica (a queued resend, the
+        # sweep) must not renew the first one's lease and triage again beside it.
+        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
+        ttl = self.options.triage_lease_seconds
+        if not await self.coordination.acquire_lease(lease, owner, now, ttl):
+            return None
+        try:
+            # Checked under the lease: a triage that finished just before we took it counts.
+            if not force and await self.store.list_triages(incident_id):
+                return None
+            return await self._triage_now(incident_id, now, requester)
+        finally:
+            await self.coordination.release_lease(lease, owner, self.clock())
+
+    async def _triage_now(self, incident_id: str, now: datetime, requester: str) -> TriageResult:
+        incident = await self.store.get_incident(incident_id)
+        alerts = await self.store.list_alerts(incident_id, limit=TRIAGE_ALERTS)
+        started = time.perf_counter()
+        # Index look-ups are blocking SQLite / HTTP calls: keep them off the event loop.
+        chunks = await asyncio.to_thread(self._runbooks_for, incident, alerts)
+        triage = await self.triager.triage(
+            incident, alerts, chunks, self.policy.action_names(), now
+        )
+        metrics.TRIAGE_SECONDS.labels(triage.provider).observe(time.perf_counter() - started)
+        metrics.TRIAGES.labels(triage.execution_status.value, triage.provider).inc()
+        metrics.count_usage(triage.provider, triage.model, triage.usage)
+        await self.store.add_triage(triage)
+        incident = await self._apply_triage(incident_id, triage, now)
+        requests = await self._file_proposals(incident, triage, requester, now)
+        card = await self.notifier.incident_triaged(incident, triage, requests, alerts)
+        if card is not None:
+            incident = await self.place_card(incident, card, requests)
+        return TriageResult(incident=incident, triage=triage, requests=requests)
+
+    def _runbooks_for(self, incident: Incident, alerts: list[Alert]) -> list[RunbookChunk]:
+        if self.runbooks is None:
+            return []
+        query = " ".join([incident.title, *(f"{a.title} {a.description}" for a in alerts[:5])])
+        return self.runbooks.search(
+            query[:2000], self.options.runbook_top_k, service=incident.service
+        )
+
+    async def _apply_triage(self, incident_id: str, triage: Triage, now: datetime) -> Incident:
+        def change(incident: Incident) -> Incident:
+            incident.category = triage.category
+            if triage.severity.rank < incident.severity.rank:
+                incident.severity = triage.severity
+            incident.updated_at = now
+            return incident
+
+        incident = await incidents.mutate_incident(self.store, incident_id, change)
+        await timeline.note(
+            self.store,
+            incident_id,
+            at=now,
+            actor=f"{triage.provider}:{triage.model}",
+            kind=EventKind.TRIAGE_COMPLETED,
+            message=(
+                f"{triage.category.value} / {triage.severity.value} "
+                f"({triage.execution_status.value}, confidence {triage.confidence:.2f})"
+            ),
+            triage_id=triage.id,
+            prompt_version=triage.prompt_version,
+            runbooks=[f"{r.id}@{r.version}" for r in triage.runbooks],
+        )
+        return incident
+
+    async def _file_proposals(
+        self, incident: Incident, triage: Triage, requester: str, now: datetime
+    ) -> list[ActionRequest]:
+        open_states = list(OPEN_ACTION_STATES)
+        pending = len(await self.store.list_action_requests(incident.id, open_states))
+        requests: list[ActionRequest] = []
+        for proposal in triage.proposals:
+            context = EvaluationContext(
+                category=triage.category,
+                severity=incident.severity,
+                confidence=triage.confidence,
+                now=now,
+                requester=requester,
+                pending_actions=pending,
+            )
+            decision = self.policy.evaluate(proposal, context)
+            metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()
+            request = await actions.open_request(
+                self.store,
+                incident_id=incident.id,
+                triage_id=triage.id,
+                proposal=proposal,
+                decision=decision,
+                requested_by=requester,
+                now=now,
+                ttl_seconds=self.options.approval_ttl_seconds,
+            )
+            if request.state is not ActionState.BLOCKED:
+                pending += 1
+            requests.append(request)
+        return requests
+
+    async def triage_untriaged(self, now: datetime, *, page: int = 100) -> int:
+        """Sweep: triage open incidents that have alerts but no triage, oldest first.
+
+        A just-opened incident is queued by the request that opened it; only one older than
+        the triage lease (the worst-case time of one triage) is taken here, so the sweep never
+        races a triage still in flight.
+        """
+        grace = timedelta(seconds=self.options.triage_lease_seconds)
+        done = 0
+        after: str | None = None
+        while True:
+            batch = await self.store.list_untriaged_incidents(limit=page, after=after)
+            if not batch:
+                return done
+            for incident in batch:
+                if now - incident.created_at < grace:
+                    continue
+                try:
+                    if await self.triage_incident(incident.id, now) is not None:
+                        done += 1
+                except Exception:
+                    # One incident that cannot be triaged must not stop the others.
+                    log.exception("sweep triage failed", extra={"incident_id": incident.id})
+            after = batch[-1].id
+            if len(batch) < page:
+                return done
+
+    async def refresh_runbooks(self, now: datetime, *, shared_index: bool = False) -> bool:
+        """Sweep: re-index the runbooks if their files changed; True when it rebuilt.
+
+        A local index lives beside each replica, so every replica refreshes its own (a no-op
+        when nothing changed); a shared index (Azure AI Search) is refreshed by one replica at
+        a time, under a lease.
+        """
+        if self.runbooks is None:
+            return False
+        if shared_index and not await self.coordination.acquire_lease(
+            REINDEX_LEASE, self.options.replica_id, now, self.options.reindex_seconds
+        ):
+            return False
+        rebuilt = await asyncio.to_thread(self.runbooks.refresh)
+        if rebuilt:
+            log.info("runbooks re-indexed")
+        return rebuilt

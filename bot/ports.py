@@ -1,0 +1,299 @@
+"""The ports: every capability the pipeline needs, as a Protocol, whatever provides it.
+
+    Store           incidents and what hangs off them (alerts, triages, requests, timeline)
+    Coordination    what replicas share besides aggregates: leases, claims, counters
+    Backend         Store + Coordination, as both shipped backends provide them
+    Notifier        telling people what happened (Slack, or a log when chat is off)
+    Directory       who belongs to an approver group
+    RunbookSearch   runbook retrieval, refreshed when the files change
+    Triager         incident + context -> Triage (rules engine or a model)
+    ChatGateway     one model conversation with structured output
+    Executor        runs one rendered plan (only ``actions.execute`` calls it)
+    Clock           the wall clock, so the middle never reads it
+
+Adapters live in ``bot/store``, ``bot/slack``, ``bot/retrieval``, ``bot/triage`` and
+``bot/actions/executors.py``; ``bot/compose`` builds them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    ConversationRef,
+    Event,
+    Feedback,
+    Incident,
+    IncidentStatus,
+    RawPayload,
+    RunbookChunk,
+    Triage,
+)
+
+if TYPE_CHECKING:
+    # Only for the Executor signature; importing bot.actions here would be circular.
+    from bot.actions.plans import ExecutionPlan
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for incidents and everything hanging off them.
+
+    Writes that race between replicas are compare-and-swap: ``update_*`` takes the version
+    the caller read and raises ``Conflict`` when someone else wrote first (see ``bot.cas``).
+    """
+
+    async def ping(self) -> None:
+        """Raise StoreError when the backend is unreachable."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    # raw payloads and alerts
+    async def add_raw(self, raw: RawPayload) -> None: ...
+
+    async def get_raw(self, raw_id: str) -> RawPayload: ...
+
+    async def add_alert(self, alert: Alert) -> bool:
+        """Store an alert; False (and nothing written) when its dedup key is already stored."""
+
+    async def add_alerts(
+        self, alerts: Sequence[Alert], counts: Mapping[str, int] | None = None
+    ) -> list[bool]:
+        """Store one payload's alerts; per alert True when stored, False for a resend.
+
+        In input order; a dedup key repeated within the batch is stored once (its first
+        occurrence). With ``counts`` (incident id -> alerts of the batch filed under it) each
+        of those incidents gets ``alert_count`` raised by the alerts actually stored for it,
+        ``updated_at`` moved forward to their newest ``received_at`` and ``version`` bumped.
+        SQLite does all of it in one transaction; Cosmos has no cross-partition transaction
+        and stores the alerts first, then counts each incident under etag CAS.
+        """
+
+    async def get_alert(self, alert_id: str) -> Alert: ...
+
+    async def list_alerts(self, incident_id: str, limit: int = 100) -> list[Alert]: ...
+
+    # incidents
+    async def open_incident_for_group(self, candidate: Incident) -> tuple[Incident, bool]:
+        """Return the open incident for ``candidate.group_key``, creating ``candidate`` if none.
+
+        Atomic across replicas: two callers racing on one group key get the same incident.
+        The boolean is True when this call created it.
+        """
+
+    async def create_incident(self, incident: Incident) -> None: ...
+
+    async def latest_incident_for_group(self, group_key: str) -> Incident | None:
+        """The most recently updated incident (any status) with this group key."""
+
+    async def get_incident(self, incident_id: str) -> Incident: ...
+
+    async def update_incident(self, incident: Incident) -> Incident:
+        """CAS on ``incident.version``; returns the stored copy with the next version."""
+
+    async def list_incidents(
+        self, status: IncidentStatus | None = None, limit: int = 50
+    ) -> list[Incident]:
+        """Most recently updated first."""
+
+    async def list_untriaged_incidents(
+        self, limit: int = 100, after: str | None = None
+    ) -> list[Incident]:
+        """Open incidents with alerts (stored or counted) and no triage, oldest first.
+
+        Ordered by ``created_at``, then id. ``after`` is the id of the last incident of the
+        previous page; NotFound when no incident has that id.
+        """
+
+    # triage
+    async def add_triage(self, triage: Triage) -> None: ...
+
+    async def list_triages(self, incident_id: str) -> list[Triage]:
+        """Oldest first."""
+
+    # action requests
+    async def add_action_request(self, request: ActionRequest) -> None: ...
+
+    async def get_action_request(self, request_id: str) -> ActionRequest: ...
+
+    async def update_action_request(self, request: ActionRequest) -> ActionRequest:
+        """CAS on ``request.version``; returns the stored copy with the next version."""
+
+    async def list_action_requests(
+        self,
+        incident_id: str | None = None,
+        states: list[ActionState] | None = None,
+        limit: int = 500,
+    ) -> list[ActionRequest]:
+        """Oldest first."""
+
+    # timeline and feedback
+    async def append_event(self, event: Event) -> Event:
+        """Append to the incident's timeline; returns the event with its sequence number."""
+
+    async def list_events(self, incident_id: str) -> list[Event]:
+        """In the order they were appended."""
+
+    async def add_feedback(self, feedback: Feedback) -> None: ...
+
+    async def list_feedback(self, incident_id: str) -> list[Feedback]: ...
+
+
+@runtime_checkable
+class Coordination(Protocol):
+    """What replicas coordinate through besides aggregates: leases and shared counters."""
+
+    async def acquire_lease(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take or renew a named lease; False while another owner holds an unexpired one."""
+
+    async def release_lease(self, name: str, owner: str, now: datetime) -> None:
+        """Let a lease go early (only if ``owner`` still holds it)."""
+
+    async def add_token_usage(self, day: str, tokens: int) -> int:
+        """Add to a day's LLM token counter and return the new total."""
+
+    async def get_token_usage(self, day: str) -> int: ...
+
+
+class Backend(Store, Coordination, Protocol):
+    """A store that also coordinates replicas: both shipped backends (SQLite, Cosmos) are."""
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Tells people what happened; Slack implements it, Slack-less runs log it.
+
+    It reads nothing from the store and writes nothing to it: where it posted comes back as a
+    ``ConversationRef`` and the pipeline records it.
+    """
+
+    async def incident_triaged(
+        self, incident: Incident, triage: Triage, requests: list[ActionRequest], alerts: list[Alert]
+    ) -> ConversationRef | None:
+        """Post the triage card; returns where the card is (channel + message), if posted."""
+
+    async def card_changed(
+        self,
+        incident: Incident,
+        triage: Triage,
+        requests: list[ActionRequest],
+        alerts: list[Alert],
+        card: ConversationRef,
+    ) -> None:
+        """Re-render the card at ``card`` with the current state of every proposal."""
+
+    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
+        """Say in the incident's thread what happened to one request (its state says what)."""
+
+    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
+        """Nudge the approvers of a waiting request; on escalation, the commander."""
+
+    async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
+        """Say that the incident is resolved, by whom and why."""
+
+    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
+        """A repeat of an open incident's alert arrived at ``where``: point to the incident."""
+
+    async def incident_declared(
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+    ) -> tuple[ConversationRef | None, str]:
+        """Announce a declared incident (in a new channel if asked); (where, problem)."""
+
+
+class Directory(Protocol):
+    """Who is in an approver group; a user id stands for itself."""
+
+    async def members(self, approver_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """For each group id among ``approver_ids``, its members (cached by the adapter)."""
+
+
+class RunbookSearch(Protocol):
+    """Runbook retrieval; blocking, so the pipeline calls it in a worker thread."""
+
+    def search(
+        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+    ) -> list[RunbookChunk]: ...
+
+    def refresh(self) -> bool:
+        """Re-index if the runbook files changed; True when it rebuilt."""
+
+    def warm(self) -> None:
+        """Open and index once (idempotent); called off the event loop after start-up."""
+
+
+class Triager(Protocol):
+    """Turns an incident and its context into a Triage; never raises for bad model output."""
+
+    async def triage(
+        self,
+        incident: Incident,
+        alerts: list[Alert],
+        runbooks: list[RunbookChunk],
+        allowed_actions: list[str],
+        now: datetime,
+    ) -> Triage: ...
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat message sent to (or received from) a model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What one successful call returned: the reply text and its checked token counts.
+
+    ``usage_problems`` says what was wrong with the counts the server reported, if anything.
+    """
+
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    usage_problems: tuple[str, ...] = ()
+
+
+class ChatGateway(Protocol):
+    """Sends a conversation to a model and returns its reply; raises TriageError."""
+
+    provider: str
+    model: str
+
+    async def complete(self, messages: list[ChatMessage], schema: dict[str, Any]) -> Completion:
+        """One completion (with the gateway's own retries) constrained by ``schema``."""
+        ...
+
+
+class Clock(Protocol):
+    """The wall clock; the middle takes ``now`` as a value, the edges ask this."""
+
+    def __call__(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What an executor reports: success, details for the timeline, an error message if any."""
+
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Executor(Protocol):
+    """Runs one rendered plan. Only ``actions.execute`` calls executors."""
+
+    async def run(self, plan: ExecutionPlan) -> RunReport: ...
+
+
+Executors = Mapping[str, Executor]
