@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from bot.actions.votes import VoteStatus
 from bot.models import ActionRequest, ActionState, Event, Incident
-from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn
+from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn, size
 from bot.slack.markup import mention as _mention
 
 SUBCOMMANDS = {
@@ -108,7 +108,7 @@ def _lines_within(header: str, lines: list[str], limit: int = LIMITS.message_tex
     for shown, line in enumerate(lines):
         more = len(lines) - shown
         tail = f"\n_… and {more} more (cut)_"
-        if len(text) + 1 + len(line) + len(tail) > limit:
+        if size(text) + 1 + size(line) + size(tail) > limit:
             return text + tail
         text += "\n" + line
     return text
