@@ -36,6 +36,7 @@ def candidate_for(alert: Alert, now: datetime) -> Incident:
     return Incident(
         title=alert.title[:200],
         service=alert.service,
+        service_flags=list(alert.service_flags),
         severity=alert.severity_hint or Severity.SEV3,
         group_key=alert.group_key,
         created_at=now,

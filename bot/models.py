@@ -228,6 +228,9 @@ class Incident(Model):
     category: Category = Category.UNKNOWN
     commander: str | None = None
     group_key: str | None = None
+    # Look-alike flags of the service name the first alert carried (``service`` is canonical):
+    # policy treats every proposal on a flagged incident as on a suspicious target.
+    service_flags: list[str] = Field(default_factory=list)
     conversation: ConversationRef | None = None
     alert_count: int = 0
     created_at: datetime

@@ -108,7 +108,7 @@ async def evaluation_context(
     now: datetime,
     group_members: Mapping[str, frozenset[str]],
 ) -> EvaluationContext:
-    """The context to re-judge a request with: its triage's category and confidence, its votes."""
+    """The context to re-judge a request with: its triage, its votes, the incident's flags."""
     incident = await store.get_incident(request.incident_id)
     category, confidence = incident.category, HUMAN_CONFIDENCE
     if request.triage_id is not None:
@@ -126,6 +126,7 @@ async def evaluation_context(
         pending_actions=0,  # the limit governs opening requests, not deciding on open ones
         approvals=tuple(request.approvals),
         group_members=group_members,
+        service_flags=tuple(incident.service_flags),
     )
 
 

@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="USER_ID",
         help="an approval already recorded (repeatable)",
     )
+    explain.add_argument(
+        "--service-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="a flag of the incident's service name, as the bot stored it (repeatable)",
+    )
     explain.add_argument("--now", help="evaluation time, RFC 3339 (default: the current time)")
     explain.set_defaults(handler=cmd_explain)
     test = commands.add_parser("test", help="run the policy test cases in POLICY_DIR/tests")
@@ -97,6 +104,7 @@ def cmd_explain(args: argparse.Namespace, root: Root) -> int:
         approvals=tuple(
             Approval(request_id="explain", user_id=user, at=now) for user in args.approve
         ),
+        service_flags=tuple(args.service_flag),
     )
     decision = policy.evaluate(proposal, context)
     print(json.dumps(decision.model_dump(mode="json"), indent=2, ensure_ascii=False))

@@ -128,6 +128,7 @@ class Triaging(Stage):
                 now=now,
                 requester=requester,
                 pending_actions=pending,
+                service_flags=tuple(incident.service_flags),
             )
             decision = self.policy.evaluate(proposal, context)
             metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()

@@ -90,6 +90,7 @@ def _build_case(path: Path, raw: dict[str, Any], defaults: dict[str, Any]) -> Po
         group_members={
             group: frozenset(members) for group, members in merged.get("group_members", {}).items()
         },
+        service_flags=tuple(str(flag) for flag in merged.get("service_flags", [])),
     )
     proposal = Proposal(
         action=raw["proposal"]["action"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -56,6 +56,9 @@ class EvaluationContext:
     pending_actions: int = 0
     approvals: tuple[Approval, ...] = ()
     group_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Flags of the service name the incident's alert carried: the proposal names the canonical
+    # service, so without these a look-alike alert would be judged as the real service.
+    service_flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class Policy:
         trace = _Trace()
         spec = self._check_action(proposal.action, trace)
         target = self._check_service(proposal.service, trace)
+        target = self._check_incident_flags(target, context.service_flags, trace)
         if spec is not None:
             self._check_category(context.category, spec, trace)
             self._check_params(spec, proposal.params, target, trace)
@@ -191,6 +195,18 @@ class Policy:
         if target.spec is not None and target.spec.tier is Tier.CRITICAL:
             trace.add("service.tier_critical", CRITICAL, f"{target.name} is a critical service")
         return target
+
+    def _check_incident_flags(self, target: Target, flags: object, trace: _Trace) -> Target:
+        if not flags or "invalid" in target.flags:
+            return target
+        listed = [str(flag) for flag in flags] if isinstance(flags, tuple | list) else ["invalid"]
+        trace.add(
+            "service.lookalike_incident",
+            CRITICAL,
+            f"the incident's alert named the service suspiciously ({show(', '.join(listed))}): "
+            "treated as critical",
+        )
+        return replace(target, flags=tuple(sorted({*target.flags, *listed})))
 
     def _check_category(self, category: object, spec: ActionSpec, trace: _Trace) -> None:
         try:

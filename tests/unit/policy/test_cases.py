@@ -28,6 +28,7 @@ def test_every_rule_the_engine_can_fire_is_covered_by_a_case(policy: Policy) -> 
     # tests/unit/policy/test_engine.py covers it with a policy of its own.
     engine_rules = {
         "action.unknown", "service.invalid", "service.suspicious", "service.lookalike",
+        "service.lookalike_incident",
         "service.unknown", "service.tier_critical", "category.invalid", "category.security",
         "category.unknown", "category.action_not_allowed", "params.invalid",
         "params.deployment_not_owned", "limits.max_pending", "freeze.global", "freeze.service",

@@ -139,3 +139,32 @@ def test_test_command_fails_on_a_failing_case(
     out = capsys.readouterr().out
     assert "FAIL  wrong::expects the impossible" in out and "outcome deny, expected allow" in out
     assert "PASS" not in out and ", 1 failed," in out
+
+
+def test_explain_judges_a_flagged_incident_as_critical(
+    policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "policy",
+        "explain",
+        "--action",
+        "restart_deployment",
+        "--service",
+        "cart-service",
+        "--category",
+        "latency",
+        "--param",
+        "deployment=cart-api",
+        "--approve",
+        "U0CARTDEV1",
+        "--service-flag",
+        "invisible_chars",
+        "--now",
+        "2026-11-10T12:00:00+00:00",
+    ]
+    assert _run(argv, policy_dir) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["outcome"] == "require_approval"
+    assert decision["approvals_required"] == 2
+    rules = [r["rule_id"] for r in decision["reasons"]]
+    assert "service.lookalike_incident" in rules and "approvals.insufficient" in rules
