@@ -100,6 +100,17 @@ class Command(Intake, Triaging):
 
         return await mutate_incident(self.store, incident_id, change)
 
+    async def _take_command(self, incident_id: str, person: str) -> Incident:
+        # The person whose report opened an incident leads it (and may resolve it), like a
+        # declarer; an incident that already has a commander keeps them.
+        def change(incident: Incident) -> Incident | None:
+            if incident.commander is not None:
+                return None
+            incident.commander = person
+            return incident
+
+        return await mutate_incident(self.store, incident_id, change)
+
     async def report(
         self,
         text: str,
@@ -109,7 +120,7 @@ class Command(Intake, Triaging):
         *,
         asked_in: ConversationRef | None = None,
     ) -> tuple[Incident, TriageResult | None]:
-        """A person describes what they see: file it as an alert and triage it at once."""
+        """A person reports what they see: file it as an alert, triage it, lead a new incident."""
         payload = {
             "title": text[:TITLE_CHARS],
             "description": text,
@@ -125,6 +136,8 @@ class Command(Intake, Triaging):
         incident = await self.store.get_incident(receipt.incident_ids[0])
         if incident.conversation is None and asked_in is not None:
             incident = await self._set_conversation(incident.id, asked_in)
+        if incident.id in receipt.new_incident_ids and incident.commander is None:
+            incident = await self._take_command(incident.id, reporter)
         result = await self.triage_incident(incident.id, now, requester=reporter, force=True)
         return incident, result
 

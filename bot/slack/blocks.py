@@ -156,6 +156,10 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
     if state in (ActionState.SUCCEEDED, ActionState.FAILED):
         detail = request.error or json.dumps(request.result or {}, sort_keys=True)
         return f"{state.value.capitalize()}: {fit(clean(detail), REASON_CHARS)}"
+    if state is ActionState.CANCELLED:
+        # Say why on the card itself (e.g. the incident was resolved), not only in the thread.
+        why = fit(clean(request.error or ""), REASON_CHARS)
+        return f"Cancelled: {why}" if why else "Cancelled"
     if state is ActionState.DENIED:
         by = [a.user_id for a in request.approvals if a.vote.value == "deny"]
         return "Denied" + (f" by {mention(by[-1])}" if by else "")
