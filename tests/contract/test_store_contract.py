@@ -30,6 +30,8 @@ from bot.models import (
 from bot.ports import Store
 from bot.store.sqlite import SQLiteStore
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 KIND = "incident.opened"  # any timeline kind will do
 
