@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     )
     action_http_token: SecretStr | None = Field(default=None, alias="ACTION_HTTP_TOKEN")
     action_timeout_seconds: float = Field(default=30.0, gt=0, alias="ACTION_TIMEOUT_SECONDS")
+    action_claim_margin_seconds: float = Field(
+        default=60.0, gt=0, le=86400, alias="ACTION_CLAIM_MARGIN_SECONDS"
+    )
 
     # operations
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -142,6 +142,8 @@ class EventKind(StrEnum):
     ACTION_BLOCKED = "action.blocked"
     ACTION_CANCELLED = "action.cancelled"
     ACTION_OUTCOME_UNKNOWN = "action.outcome_unknown"
+    # An executor reported back after a sweep had already called its outcome unknown.
+    ACTION_FINISHED_LATE = "action.finished_late"
     ACTION_VOTE = "action.vote"
     ACTION_VOTE_REFUSED = "action.vote_refused"
     ACTION_REMINDED = "action.reminded"
@@ -317,6 +319,9 @@ class Triage(Model):
     raw_responses: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     created_at: datetime
+    # False for an incident's first triage, which the store accepts once (exactly-once triage);
+    # an explicit re-triage (``/incident triage``, the CLI) is True and may repeat.
+    retriage: bool = False
 
 
 class RuleHit(Model):
@@ -376,6 +381,8 @@ class ActionRequest(Model):
     reminded_at: datetime | None = None
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
+    # The request this one asks again for (after it failed or its outcome became unknown).
+    retry_of: str | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
     card: ConversationRef | None = None

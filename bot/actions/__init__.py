@@ -4,18 +4,20 @@ The executors themselves (``bot.actions.executors``: dry_run, http, command) are
 composition root builds them and hands them to ``execute``; nothing here imports them.
 """
 
-from bot.actions.execution import ExecutionOutcome, execute, execution_problems
+from bot.actions.execution import ClaimTerms, ExecutionOutcome, execute, execution_problems
 from bot.actions.lifecycle import (
     cancel_open,
     evaluation_context,
     expire_due,
     open_request,
+    settle_lapsed,
     transition,
 )
 from bot.actions.plans import ExecutionPlan, render_plan
 from bot.actions.votes import VoteResult, VoteStatus, record_vote
 
 __all__ = [
+    "ClaimTerms",
     "ExecutionOutcome",
     "ExecutionPlan",
     "VoteResult",
@@ -28,5 +30,6 @@ __all__ = [
     "open_request",
     "record_vote",
     "render_plan",
+    "settle_lapsed",
     "transition",
 ]

@@ -30,9 +30,19 @@ from bot.ports import Executors, RunReport, Store
 log = logging.getLogger(__name__)
 
 # How long past the executor's own timeout a claim stays valid before a sweep calls its outcome
-# unknown: enough for the result to be written after a slow but finished run.
+# unknown: enough for the result to be written after a slow but finished run. The composition
+# root passes ACTION_CLAIM_MARGIN_SECONDS and ACTION_TIMEOUT_SECONDS; these are the defaults.
 CLAIM_MARGIN_SECONDS = 60.0
 DEFAULT_EXECUTOR_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ClaimTerms:
+    """How long an execution claim lasts: the executor's timeout (the action's own, else the
+    default every executor applies) plus a margin for writing the result."""
+
+    default_timeout_seconds: float = DEFAULT_EXECUTOR_TIMEOUT_SECONDS
+    margin_seconds: float = CLAIM_MARGIN_SECONDS
 
 
 @dataclass
@@ -97,8 +107,14 @@ async def execute(
     now: datetime,
     group_members: Mapping[str, frozenset[str]] | None = None,
     claimant: str = BOT_ACTOR,
+    terms: ClaimTerms | None = None,
 ) -> ExecutionOutcome:
-    """Re-check from storage, claim exactly once (approved -> executing by CAS), run, record."""
+    """Re-check from storage, claim exactly once (approved -> executing by CAS), run, record.
+
+    The claim names ``claimant`` and lapses at now + timeout + margin (``terms``); a sweep
+    (``settle_lapsed``) calls a lapsed claim's outcome unknown and never runs it again.
+    """
+    terms = terms or ClaimTerms()
     request = await store.get_action_request(request_id)
     if request.state is not ActionState.APPROVED:
         return ExecutionOutcome(request, False, [_not_runnable(request)])
@@ -123,7 +139,7 @@ async def execute(
             return current
         current.state = ActionState.EXECUTING
         current.claimed_by = claimant
-        current.claim_expires_at = now + timedelta(seconds=_claim_seconds(policy, current))
+        current.claim_expires_at = now + timedelta(seconds=_claim_seconds(policy, current, terms))
         return current
 
     stored, changed = await transition(store, request_id, claim)
@@ -134,10 +150,10 @@ async def execute(
     return await _run(store, policy, executors, stored, now)
 
 
-def _claim_seconds(policy: Policy, request: ActionRequest) -> float:
+def _claim_seconds(policy: Policy, request: ActionRequest, terms: ClaimTerms) -> float:
     spec = policy.actions.get(request.proposal.action)
     timeout = spec.executor.timeout_seconds if spec is not None else None
-    return (timeout or DEFAULT_EXECUTOR_TIMEOUT_SECONDS) + CLAIM_MARGIN_SECONDS
+    return (timeout or terms.default_timeout_seconds) + terms.margin_seconds
 
 
 def _not_runnable(request: ActionRequest) -> str:
@@ -215,7 +231,22 @@ async def _run(
         current.updated_at = now
         return current
 
-    stored, _ = await transition(store, claimed.id, finish)
+    stored, finished = await transition(store, claimed.id, finish)
+    if not finished:
+        # A sweep called the outcome unknown while this ran: the state stays terminal, but
+        # what the executor said is still worth the timeline.
+        await timeline.note(
+            store,
+            stored.incident_id,
+            at=now,
+            actor=claimed.claimed_by or BOT_ACTOR,
+            kind=EventKind.ACTION_FINISHED_LATE,
+            message=f"{stored.proposal.action} reported {final.value} after its claim lapsed"
+            + (f": {clip(report.error, 200)}" if report.error else ""),
+            request_id=stored.id,
+            result=details,
+        )
+        return ExecutionOutcome(stored, True, [], report)
     await timeline.note(
         store,
         stored.incident_id,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -15,6 +17,20 @@ from bot.ports import RunReport
 log = logging.getLogger(__name__)
 
 MAX_OUTPUT_CHARS = 4000
+# The only variables a command inherits from the bot (whose environment holds its tokens).
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+# The request id, so a program can refuse to do twice what one request asked once.
+REQUEST_ID_ENV = "INCIDENT_BOT_REQUEST_ID"
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def command_env(request_id: str, parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A command's whole environment: a few locale/path variables and the request id."""
+    source = os.environ if parent is None else parent
+    env = {name: source[name] for name in INHERITED_ENV if name in source}
+    env.setdefault("PATH", DEFAULT_PATH)
+    env[REQUEST_ID_ENV] = request_id
+    return env
 
 
 def _tail(text: str) -> str:
@@ -30,7 +46,11 @@ class DryRunExecutor:
 
 
 class CommandExecutor:
-    """Runs an argv with ``create_subprocess_exec``: no shell, whole-argument parameters only."""
+    """Runs an argv with ``create_subprocess_exec``: no shell, whole-argument parameters only.
+
+    The child gets a minimal environment (``command_env``): never the bot's own secrets, and
+    ``INCIDENT_BOT_REQUEST_ID`` as its idempotency key.
+    """
 
     def __init__(self, default_timeout: float) -> None:
         self.default_timeout = default_timeout
@@ -45,6 +65,7 @@ class CommandExecutor:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=command_env(plan.request_id),
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(), timeout)
@@ -66,7 +87,11 @@ class CommandExecutor:
 
 
 class HttpExecutor:
-    """POSTs the rendered JSON body to the action's URL with a bearer token and a timeout."""
+    """POSTs the rendered JSON body to the action's URL with a bearer token and a timeout.
+
+    ``Idempotency-Key`` carries the request id: a receiver that honours it does a retried or
+    repeated delivery of one request once.
+    """
 
     def __init__(self, token: SecretStr | None, default_timeout: float) -> None:
         self._token = token
@@ -75,7 +100,11 @@ class HttpExecutor:
     async def run(self, plan: ExecutionPlan) -> RunReport:
         """Send the request; 2xx is success, anything else (or no answer) is failure."""
         timeout = aiohttp.ClientTimeout(total=plan.timeout_seconds or self.default_timeout)
-        headers = {"User-Agent": "incident-bot", "X-Incident-Bot-Request": plan.request_id}
+        headers = {
+            "User-Agent": "incident-bot",
+            "X-Incident-Bot-Request": plan.request_id,
+            "Idempotency-Key": plan.request_id,
+        }
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         detail: dict[str, Any] = {"method": plan.method, "url": plan.url}

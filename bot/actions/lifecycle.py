@@ -66,8 +66,12 @@ async def open_request(
     now: datetime,
     ttl_seconds: float,
     triage_id: str | None = None,
+    retry_of: str | None = None,
 ) -> ActionRequest:
-    """File a judged proposal: deny -> blocked, require_approval -> pending, allow -> approved."""
+    """File a judged proposal: deny -> blocked, require_approval -> pending, allow -> approved.
+
+    ``retry_of`` names the request this one asks for again; the timeline entry links the two.
+    """
     state = {
         DecisionOutcome.DENY: ActionState.BLOCKED,
         DecisionOutcome.REQUIRE_APPROVAL: ActionState.PENDING_APPROVAL,
@@ -85,16 +89,20 @@ async def open_request(
         updated_at=now,
         expires_at=None if state is ActionState.BLOCKED else now + timedelta(seconds=ttl_seconds),
         error="; ".join(denied) or None,
+        retry_of=retry_of,
     )
     await store.add_action_request(request)
+    again = {"retry_of": retry_of} if retry_of else {}
     await timeline.note(
         store,
         incident_id,
         at=now,
         actor=requested_by,
         kind=EventKind.for_state(state),
-        message=f"{proposal.action[:64]} on {decision.service}: {decision.outcome.value}",
+        message=f"{proposal.action[:64]} on {decision.service}: {decision.outcome.value}"
+        + (f" (asked again after {retry_of})" if retry_of else ""),
         request_id=request.id,
+        **again,
         decision_id=decision.id,
         rules=[hit.rule_id for hit in decision.reasons],
         policy_revision=decision.policy_revision,
@@ -174,6 +182,71 @@ async def expire_due(store: Store, now: datetime) -> list[ActionRequest]:
                 request_id=request.id,
             )
     return expired
+
+
+def _settle(now: datetime, holders: list[str | None]) -> Change:
+    def change(request: ActionRequest) -> ActionRequest | None:
+        holders.clear()
+        if request.state is not ActionState.EXECUTING:
+            return None
+        if request.claim_expires_at is None or request.claim_expires_at > now:
+            return None
+        holders.append(request.claimed_by)
+        request.state = ActionState.OUTCOME_UNKNOWN
+        request.error = (
+            f"the claim of {request.claimed_by or 'an unknown replica'} lapsed before any "
+            "result was recorded; the action may or may not have run"
+        )
+        request.updated_at = now
+        return request
+
+    return change
+
+
+async def settle_lapsed(store: Store, now: datetime) -> list[ActionRequest]:
+    """Sweep: executions whose claim lapsed without a result -> outcome_unknown (terminal).
+
+    Nothing is re-run: whether the side effect happened is unknown, so a person decides. Safe
+    on every replica at once: each move is a CAS, so exactly one sweeper records each.
+    """
+    lapsed = [
+        request
+        for request in await store.list_action_requests(states=[ActionState.EXECUTING])
+        if request.claim_expires_at is not None and request.claim_expires_at <= now
+    ]
+    settled: list[ActionRequest] = []
+    for candidate in lapsed:
+        holders: list[str | None] = []
+        try:
+            request, changed = await transition(store, candidate.id, _settle(now, holders))
+        except (NotFound, Conflict) as exc:
+            log.warning("settling %s skipped: %s", candidate.id, exc)
+            continue
+        if not changed:
+            continue
+        holder = holders[-1] if holders else None
+        settled.append(request)
+        await timeline.note(
+            store,
+            request.incident_id,
+            at=now,
+            actor=BOT_ACTOR,
+            kind=EventKind.ACTION_OUTCOME_UNKNOWN,
+            message=(
+                f"{request.proposal.action} on {request.proposal.service}: outcome unknown; "
+                f"{holder or 'its executor'} claimed it and recorded no result in time"
+            ),
+            request_id=request.id,
+            claimed_by=holder,
+            claim_expires_at=(
+                request.claim_expires_at.isoformat() if request.claim_expires_at else None
+            ),
+        )
+        log.warning(
+            "execution claim lapsed",
+            extra={"request_id": request.id, "incident_id": request.incident_id, "holder": holder},
+        )
+    return settled
 
 
 def _cancel(reason: str, now: datetime) -> Change:

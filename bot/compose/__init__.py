@@ -135,6 +135,8 @@ class Root:
             approval_ttl_seconds=settings.approval_ttl_seconds,
             reminder_seconds=settings.approval_reminder_seconds,
             replica_id=self.replica_id(),
+            action_timeout_seconds=settings.action_timeout_seconds,
+            action_claim_margin_seconds=settings.action_claim_margin_seconds,
             triage_lease_seconds=max(60.0, worst_triage),
             reindex_seconds=settings.runbook_reindex_seconds,
             admin_approvers=tuple(settings.incident_admins),
@@ -199,6 +201,7 @@ class Root:
         return {
             "expire": (every, pipeline.expire_requests),
             "remind": (every, pipeline.remind_waiting),
+            "settle": (every, pipeline.settle_lapsed_executions),
             "triage": (every, pipeline.triage_untriaged),
             "reindex": (settings.runbook_reindex_seconds, reindex),
         }

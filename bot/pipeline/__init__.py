@@ -8,6 +8,9 @@
     approvals.py   5. votes: authorisation, N-of-M, requester != approver, expiry  (``vote``)
                    6. execution through ``actions.execute``, the only door to side effects
                       sweeps: expiry and reminders        (``expire_requests``, ``remind_waiting``)
+    executions.py  7. claims that lapsed mid-run -> outcome_unknown, never re-run
+                      (``settle_lapsed_executions``); asking again files a new request
+                      through policy                                     (``request_again``)
     command.py     incident command: declare, report, resolve (cancels what could still run),
                    feedback, and reading back for status, timeline and the review
     queue.py       the bounded triage queue with a fixed number of workers
@@ -22,14 +25,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.pipeline.approvals import Approvals, Nudge, nudge_due
+from bot.pipeline.approvals import Nudge, nudge_due
 from bot.pipeline.command import Command, Declared, ResolveResult, ResolveStatus
+from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
 from bot.pipeline.queue import TriageQueue
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 
 __all__ = [
+    "AgainResult",
+    "AgainStatus",
     "Declared",
     "FlowOptions",
     "IngestReceipt",
@@ -45,7 +51,7 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Approvals):
+class Pipeline(Command, Executions):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

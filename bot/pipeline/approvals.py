@@ -110,6 +110,9 @@ class Approvals(Stage):
             now=now,
             group_members=group_members,
             claimant=self.options.replica_id,
+            terms=actions.ClaimTerms(
+                self.options.action_timeout_seconds, self.options.action_claim_margin_seconds
+            ),
         )
         metrics.ACTIONS_EXECUTED.labels(
             outcome.request.state.value if outcome.ran else "not_run"

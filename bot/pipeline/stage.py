@@ -36,6 +36,10 @@ class FlowOptions:
     approval_ttl_seconds: int = 1800
     reminder_seconds: float = 600.0
     replica_id: str = BOT_ACTOR
+    # An execution claim lasts the executor's timeout plus this margin; then a sweep calls its
+    # outcome unknown (ACTION_TIMEOUT_SECONDS, ACTION_CLAIM_MARGIN_SECONDS).
+    action_timeout_seconds: float = 30.0
+    action_claim_margin_seconds: float = 60.0
     # A triage holds its lease this long; the model's worst case (timeout x attempts) fits in it.
     triage_lease_seconds: float = 300.0
     reindex_seconds: float = 300.0

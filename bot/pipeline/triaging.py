@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import actions, incidents, metrics, timeline
+from bot.errors import Conflict
 from bot.models import (
     BOT_ACTOR,
     OPEN_ACTION_STATES,
@@ -55,13 +56,17 @@ class Triaging(Stage):
             return None
         try:
             # Checked under the lease: a triage that finished just before we took it counts.
-            if not force and await self.store.list_triages(incident_id):
+            done = bool(await self.store.list_triages(incident_id))
+            if done and not force:
                 return None
-            return await self._triage_now(incident_id, now, requester)
+            return await self._triage_now(incident_id, now, requester, force=force, again=done)
         finally:
-            await self.coordination.release_lease(lease, owner, self.clock())
+            # Released as of the attempt's own start: expired for everyone, whatever the clock.
+            await self.coordination.release_lease(lease, owner, now)
 
-    async def _triage_now(self, incident_id: str, now: datetime, requester: str) -> TriageResult:
+    async def _triage_now(
+        self, incident_id: str, now: datetime, requester: str, *, force: bool, again: bool
+    ) -> TriageResult | None:
         incident = await self.store.get_incident(incident_id)
         alerts = await self.store.list_alerts(incident_id, limit=TRIAGE_ALERTS)
         started = time.perf_counter()
@@ -73,13 +78,34 @@ class Triaging(Stage):
         metrics.TRIAGE_SECONDS.labels(triage.provider).observe(time.perf_counter() - started)
         metrics.TRIAGES.labels(triage.execution_status.value, triage.provider).inc()
         metrics.count_usage(triage.provider, triage.model, triage.usage)
-        await self.store.add_triage(triage)
+        stored = await self._store_triage(triage.model_copy(update={"retriage": again}), force)
+        if stored is None:
+            return None
+        triage = stored
         incident = await self._apply_triage(incident_id, triage, now)
         requests = await self._file_proposals(incident, triage, requester, now)
         card = await self.notifier.incident_triaged(incident, triage, requests, alerts)
         if card is not None:
             incident = await self.place_card(incident, card, requests)
         return TriageResult(incident=incident, triage=triage, requests=requests)
+
+    async def _store_triage(self, triage: Triage, force: bool) -> Triage | None:
+        """Store ``triage``; None when another replica stored the incident's first triage
+        meanwhile (a lapsed lease, a slow model): that one files the requests and posts the
+        card. An explicit re-triage (``force``) is then stored as a re-triage."""
+        try:
+            await self.store.add_triage(triage)
+            return triage
+        except Conflict:
+            if triage.retriage or not force:
+                log.info(
+                    "incident already triaged elsewhere; this triage is dropped",
+                    extra={"incident_id": triage.incident_id, "triage_id": triage.id},
+                )
+                return None
+        again = triage.model_copy(update={"retriage": True})
+        await self.store.add_triage(again)
+        return again
 
     def _runbooks_for(self, incident: Incident, alerts: list[Alert]) -> list[RunbookChunk]:
         if self.runbooks is None:

@@ -12,6 +12,7 @@ class ActionId(StrEnum):
     DENY = "request_deny"
     HELPFUL = "triage_helpful"
     NOT_HELPFUL = "triage_not_helpful"
+    REQUEST_AGAIN = "request_again"
 
 
 VOTE_ACTIONS = (ActionId.APPROVE, ActionId.DENY)

@@ -54,7 +54,10 @@ STATE_ICONS = {
     ActionState.DENIED: ":no_entry_sign:",
     ActionState.EXPIRED: ":hourglass:",
     ActionState.BLOCKED: ":no_entry:",
+    ActionState.OUTCOME_UNKNOWN: ":grey_question:",
 }
+# A failed request, or one whose outcome nobody knows, offers to file it again (via policy).
+AGAIN_STATES = (ActionState.FAILED, ActionState.OUTCOME_UNKNOWN)
 
 
 def section(text: str, block_id: str | None = None) -> Block:
@@ -163,6 +166,12 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
     if state is ActionState.DENIED:
         by = [a.user_id for a in request.approvals if a.vote.value == "deny"]
         return "Denied" + (f" by {mention(by[-1])}" if by else "")
+    if state is ActionState.OUTCOME_UNKNOWN:
+        holder = fit(clean.code(request.claimed_by or "unknown"), 120)
+        return (
+            f"Outcome unknown: `{holder}` claimed it and recorded no result; it may or may "
+            "not have run. Check before approving again"
+        )
     return state.value.replace("_", " ").capitalize()
 
 
@@ -177,8 +186,11 @@ def _first_reason(request: ActionRequest, clean: Clean) -> str:
     return fit(clean(hits[0].reason), REASON_CHARS) if hits else "policy denied it"
 
 
-def proposal_blocks(request: ActionRequest, clean: Clean) -> list[Block]:
-    """One proposal: action, decision (with its id), reasons, state, and buttons if pending."""
+def proposal_blocks(
+    request: ActionRequest, clean: Clean, *, asked_again: bool = False
+) -> list[Block]:
+    """One proposal: action, decision (with its id), reasons, state, and buttons if pending;
+    a failed or outcome-unknown one not yet ``asked_again`` offers Request again."""
     decision = request.decision
     icon = STATE_ICONS.get(request.state, ":white_circle:")
     reasons = "\n".join(
@@ -196,7 +208,9 @@ def proposal_blocks(request: ActionRequest, clean: Clean) -> list[Block]:
         f"{icon} *{fit(clean(request.proposal.action), 120)}* on "
         f"*{fit(clean(request.proposal.service), 120)}*{_params(request, clean)}\n"
         f"Decision *{decision.outcome.value}* (`{code(decision.id)}`) · "
-        f"request `{code(request.id)}`\n"
+        f"request `{code(request.id)}`"
+        + (f" (again, after `{code(request.retry_of)}`)" if request.retry_of else "")
+        + "\n"
         f"{_outcome_line(request, clean)}{rationale}\n{reasons}"
     )
     blocks = [section(text, f"proposal:{request.id}")]
@@ -209,6 +223,14 @@ def proposal_blocks(request: ActionRequest, clean: Clean) -> list[Block]:
                     button("Approve", ActionId.APPROVE, request.id, "primary"),
                     button("Deny", ActionId.DENY, request.id, "danger"),
                 ],
+            }
+        )
+    if request.state in AGAIN_STATES and not asked_again:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"again:{request.id}",
+                "elements": [button("Request again", ActionId.REQUEST_AGAIN, request.id)],
             }
         )
     return blocks
@@ -253,8 +275,9 @@ def triage_card(
     ]
     if not requests:
         blocks.append(section("_No remediation proposed: humans take it from here._"))
+    asked = {r.retry_of for r in requests if r.retry_of}
     for request in requests[:MAX_PROPOSALS]:
-        blocks.extend(proposal_blocks(request, clean))
+        blocks.extend(proposal_blocks(request, clean, asked_again=request.id in asked))
     if len(requests) > MAX_PROPOSALS:
         hidden = len(requests) - MAX_PROPOSALS
         blocks.append(context(f"_…and {hidden} more proposal(s) (cut): see `/incident status`_"))

@@ -1,4 +1,5 @@
-"""Button clicks: Approve / Deny on an action request, Helpful / Not helpful on a triage.
+"""Button clicks: Approve / Deny / Request again on an action request, Helpful / Not helpful
+on a triage.
 
 Each listener acks at once and does the work afterwards. A button's value is only an id; who
 clicked comes from the signed payload, and whether they may vote is the pipeline's call.
@@ -91,6 +92,22 @@ class ClickHandlers:
         if not result.accepted:
             await self._reply(click, messages.vote_answer(result.status))
 
+    async def on_again(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Request again: ack, then file a new request through the pipeline in the background."""
+        await ack()
+        click = read_click(body, action)
+        self.runtime.after_ack(
+            self.ask_again(click), f"again:{click.value}", lambda t: self._reply(click, t)
+        )
+
+    async def ask_again(self, click: Click) -> None:
+        """Ask the pipeline for a new request like the one named by the button."""
+        if not ID_SHAPE.match(click.value):
+            await self._reply(click, messages.again_answer("unknown_request"))
+            return
+        result = await self.runtime.pipeline.request_again(click.value, click.user_id, utcnow())
+        await self._reply(click, messages.again_answer(result.status.value))
+
     async def on_feedback(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
@@ -126,3 +143,4 @@ def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
         app.action(action_id.value)(handlers.on_vote)
     for action_id in FEEDBACK_ACTIONS:
         app.action(action_id.value)(handlers.on_feedback)
+    app.action(ActionId.REQUEST_AGAIN.value)(handlers.on_again)

@@ -355,3 +355,31 @@ def not_allowed_to_resolve(incident: Incident) -> str:
         f":no_entry: Only the commander of `{code(incident.id)}`, the approvers of "
         f"{_service(incident.service)} or an incident admin can resolve it."
     )
+
+
+def outcome_unknown(request: ActionRequest, commander: str | None) -> str:
+    """A claimed execution lapsed without a result: tell the commander (or the channel)."""
+    target = mention(commander) if commander else "<!here>"
+    holder = fit(code(request.claimed_by or "unknown"), ID_CHARS)
+    return (
+        f":grey_question: {target}: {_action(request)} "
+        f"{STATE_NOTES[ActionState.OUTCOME_UNKNOWN].replace('; ', ' — ', 1)} "
+        f"(`{code(request.id)}`, claimed by `{holder}`, which recorded no result). "
+        "It will not be re-run by itself; use *Request again* on the card to ask for it anew."
+    )
+
+
+AGAIN_ANSWERS = {
+    "filed": "Filed again as a new request; it goes through policy and approvals afresh.",
+    "already_asked": "This request has already been asked for again; see the card.",
+    "not_retryable": "Only a failed request, or one whose outcome is unknown, can be asked again.",
+    "incident_closed": "The incident is resolved; nothing more runs for it.",
+    "unknown_request": "This button refers to an action request that does not exist.",
+    "busy": "Someone is asking for this request again right now.",
+}
+
+
+def again_answer(status: str) -> str:
+    """Ephemeral answer to a click on Request again."""
+    text = AGAIN_ANSWERS.get(status, status)
+    return text if status == "filed" else f":no_entry: {text}"

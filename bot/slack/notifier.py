@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections import defaultdict
 
-from bot.models import ActionRequest, Alert, ConversationRef, Incident, Triage
+from bot.models import ActionRequest, ActionState, Alert, ConversationRef, Incident, Triage
 from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack import messages
@@ -70,7 +70,11 @@ class SlackNotifier:
             await self.outbox.update(card.channel, card.thread, text, blocks)
 
     async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
-        """Say in the thread what happened to the request."""
+        """Say in the thread what happened to the request (an unknown outcome pings the
+        commander)."""
+        if request.state is ActionState.OUTCOME_UNKNOWN:
+            await self._say(incident, messages.outcome_unknown(request, incident.commander))
+            return
         await self._say(incident, messages.request_changed(request))
 
     async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:

@@ -32,7 +32,6 @@ from bot.models import (
 )
 from bot.store import cosmos_groups as groups
 from bot.store import cosmos_wire as wire
-from bot.store.cosmos_deliveries import CosmosDeliveries
 from bot.store.cosmos_items import (
     ALERT_KEYS,
     ALERTS,
@@ -72,7 +71,7 @@ async def _backoff(attempt: int) -> None:
     await asyncio.sleep(min(0.002 * (2.0 ** min(attempt, 6)), 0.1) * random.random())
 
 
-class CosmosStore(CosmosDeliveries):
+class CosmosStore:
     """Store on Azure Cosmos DB; safe for any number of replicas sharing one database."""
 
     def __init__(self, items: CosmosItems) -> None:
@@ -341,8 +340,13 @@ class CosmosStore(CosmosDeliveries):
 
     # triage
     async def add_triage(self, triage: Triage) -> None:
+        """Store a triage; Conflict for a second first triage (not ``retriage``) of an incident.
+
+        An incident's first triage gets a fixed item id, so a second one collides on ``create``
+        (409) whichever replica writes it; re-triages keep their own ids.
+        """
         body = {
-            "id": triage.id,
+            "id": f"first-triage-{triage.incident_id}" if not triage.retriage else triage.id,
             "incidentId": triage.incident_id,
             "createdAt": wire.instant(triage.created_at),
             "ins": wire.insertion_key(),

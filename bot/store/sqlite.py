@@ -32,7 +32,6 @@ from bot.models import (
 )
 from bot.store import sqlite_rows as rows
 from bot.store import sqlite_schema as schema
-from bot.store.sqlite_deliveries import SQLiteDeliveries
 from bot.store.sqlite_rows import dump, load
 from bot.store.sqlite_threads import ConnectionThread
 
@@ -63,7 +62,7 @@ def _stop(*threads: ConnectionThread) -> None:
         thread.stop()
 
 
-class SQLiteStore(SQLiteDeliveries):
+class SQLiteStore:
     """Store on one SQLite file; safe for many tasks, threads and processes at once.
 
     ``busy_timeout_seconds`` bounds how long a write waits for a lock another connection
@@ -264,12 +263,28 @@ class SQLiteStore(SQLiteDeliveries):
 
     # triage
     async def add_triage(self, triage: Triage) -> None:
-        row = (triage.id, triage.incident_id, triage.created_at.isoformat(), dump(triage))
+        """Store a triage; Conflict for a second first triage (not ``retriage``) of an incident."""
+        row = (
+            triage.id,
+            triage.incident_id,
+            triage.created_at.isoformat(),
+            dump(triage),
+            int(triage.retriage),
+        )
 
         def job(db: Db) -> None:
-            db.execute(
-                "INSERT INTO triages (id, incident_id, created_at, doc) VALUES (?, ?, ?, ?)", row
-            )
+            try:
+                db.execute(
+                    "INSERT INTO triages (id, incident_id, created_at, doc, retriage)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(
+                    f"incident {triage.incident_id} already has its first triage"
+                    if not triage.retriage
+                    else f"triage {triage.id} already exists"
+                ) from exc
             db.execute(
                 "UPDATE incidents SET triaged = 1 WHERE id = ? AND triaged = 0",
                 (triage.incident_id,),

@@ -43,25 +43,14 @@ CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, e
 CREATE TABLE IF NOT EXISTS token_usage (day TEXT PRIMARY KEY, tokens INTEGER NOT NULL);
 """
 
-# Version 4: the durable outbox. Sortable UTC instants (``instant``) in the columns; an empty
-# claimed_until means unclaimed. The partial indexes hold only what the sweeps look for.
-_DELIVERIES = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY, state TEXT NOT NULL, card TEXT NOT NULL, seq TEXT NOT NULL,
-    next_attempt_at TEXT NOT NULL, claimed_until TEXT NOT NULL, reported INTEGER NOT NULL,
-    created_at TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS deliveries_pending_age ON deliveries (created_at)
-    WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS deliveries_card ON deliveries (card, seq);
-CREATE INDEX IF NOT EXISTS deliveries_unreported ON deliveries (created_at) WHERE reported = 0;
-"""
-
 # Version 2: incidents.created_at (a sortable UTC instant) and incidents.triaged (set when a
 # triage is stored), for the oldest-first list of untriaged incidents.
+# Version 3: triages.retriage (0 for an incident's first triage, 1 for an explicit re-triage),
+# so the store accepts one first triage per incident (exactly-once triage).
 _COLUMNS = (
     ("incidents", "created_at", "TEXT NOT NULL DEFAULT ''"),
     ("incidents", "triaged", "INTEGER NOT NULL DEFAULT 0"),
+    ("triages", "retriage", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 # The partial index holds only open, untriaged incidents, so the untriaged sweep reads a
@@ -72,6 +61,8 @@ _INDEXES = (
     # list_incidents without a status filter: newest first without sorting the whole table
     # (found by benchmarks/growth.py; incidents_recent leads with status).
     "CREATE INDEX IF NOT EXISTS incidents_updated ON incidents (updated_at)",
+    # A second first triage of one incident is refused (add_triage raises Conflict).
+    "CREATE UNIQUE INDEX IF NOT EXISTS triages_first ON triages (incident_id) WHERE retriage = 0",
 )
 
 
@@ -99,7 +90,6 @@ def connect(path: str, busy_timeout_seconds: float) -> sqlite3.Connection:
 def migrate(db: sqlite3.Connection, path: str) -> None:
     """Create or upgrade the schema; refuses a file written by a newer incident-bot."""
     db.executescript(_TABLES)  # commits on its own, so it runs before our transaction
-    db.executescript(_DELIVERIES)
     db.execute("BEGIN IMMEDIATE")
     try:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -112,6 +102,8 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
         added = _add_columns(db)
         if "created_at" in added or found < 2:
             _backfill_incidents(db)
+        if "retriage" in added or found < 3:
+            _backfill_retriages(db)
         for statement in _INDEXES:
             db.execute(statement)
         db.execute(
@@ -147,4 +139,14 @@ def _backfill_incidents(db: sqlite3.Connection) -> None:
     db.execute(
         "UPDATE incidents SET triaged = 1"
         " WHERE EXISTS (SELECT 1 FROM triages t WHERE t.incident_id = incidents.id)"
+    )
+
+
+def _backfill_retriages(db: sqlite3.Connection) -> None:
+    """Mark every triage but an incident's oldest as a re-triage (files from before version 3
+    could hold two first triages of one incident, which the unique index would refuse)."""
+    db.execute(
+        "UPDATE triages SET retriage = 1 WHERE retriage = 0 AND rowid NOT IN"
+        " (SELECT rowid FROM triages t WHERE t.incident_id = triages.incident_id"
+        "  ORDER BY created_at, rowid LIMIT 1)"
     )

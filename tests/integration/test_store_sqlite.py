@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreError
-from bot.models import Alert, Incident, RawPayload
+from bot.errors import Conflict, StoreError
+from bot.models import Alert, Incident, RawPayload, Triage
 from bot.store.sqlite import SQLiteStore
-
-pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 BUSY_TIMEOUT = 0.5
@@ -96,3 +94,33 @@ async def test_version_1_file_upgrades_in_place(tmp_path: Path) -> None:
     assert await store.add_alerts([alert], counts={waiting.id: 1}) == [True]
     assert (await store.get_incident(waiting.id)).alert_count == 4
     await store.close()
+
+
+async def test_version_2_file_keeps_old_double_triages_as_retriages(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    store = SQLiteStore(path)
+    await store.close()
+    db = sqlite3.connect(path)
+    # What version 2 could hold: two first triages of one incident, and no retriage column.
+    db.executescript(
+        "DROP INDEX triages_first; ALTER TABLE triages DROP COLUMN retriage;"
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+    )
+    for n, at in enumerate(("2026-11-24T02:00:00+00:00", "2026-11-24T02:00:01+00:00")):
+        db.execute(
+            "INSERT INTO triages VALUES (?, 'inc-1', ?, ?)",
+            (f"tri-{n}", at, Triage(id=f"tri-{n}", incident_id="inc-1",
+                                    created_at=datetime.fromisoformat(at)).model_dump_json()),
+        )
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    try:
+        flags = sqlite3.connect(path).execute(
+            "SELECT id, retriage FROM triages ORDER BY id"
+        ).fetchall()
+        assert flags == [("tri-0", 0), ("tri-1", 1)]
+        with pytest.raises(Conflict):
+            await store.add_triage(Triage(incident_id="inc-1", created_at=T0))
+    finally:
+        await store.close()

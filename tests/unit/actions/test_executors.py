@@ -14,7 +14,13 @@ from jsonschema_rs import Draft202012Validator
 from pydantic import SecretStr
 
 from bot.actions import render_plan
-from bot.actions.executors import CommandExecutor, DryRunExecutor, HttpExecutor
+from bot.actions.executors import (
+    REQUEST_ID_ENV,
+    CommandExecutor,
+    DryRunExecutor,
+    HttpExecutor,
+    command_env,
+)
 from bot.actions.plans import ExecutionPlan
 from bot.errors import ActionError
 from bot.policy.documents import ActionSpec, ExecutorKind, ExecutorSpec, Risk, RunMode
@@ -119,6 +125,29 @@ async def test_command_failure_and_timeout_are_reported() -> None:
     assert not timed_out.ok and timed_out.error == "timed out after 0.2s"
 
 
+def test_command_env_is_minimal_and_carries_the_request_id() -> None:
+    parent = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "SLACK_BOT_TOKEN": "xoxb-1", "HOME": "/h"}
+    assert command_env("act-1", parent) == {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/h",
+        REQUEST_ID_ENV: "act-1",
+    }
+    assert command_env("act-2", {})["PATH"]  # a default PATH, so bare program names resolve
+
+
+async def test_command_gets_its_idempotency_key_and_none_of_the_bots_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-never-passed-on")
+    result = await CommandExecutor(default_timeout=5).run(_render(_command("printenv")))
+    assert result.ok
+    shown = dict(line.split("=", 1) for line in result.detail["stdout"].splitlines())
+    assert shown[REQUEST_ID_ENV] == "act-1"
+    assert "SLACK_BOT_TOKEN" not in shown
+    assert set(shown) <= {"PATH", "HOME", "LANG", "LC_ALL", "TZ", REQUEST_ID_ENV}
+
+
 def test_placeholders_only_replace_whole_values() -> None:
     spec = _command("echo", "deployment/{deployment}", "{deployment}")
     plan = _render(spec, deployment="cart-api")
@@ -216,6 +245,7 @@ async def test_http_executor_posts_typed_json_with_bearer_token(
     }
     assert call["headers"]["Authorization"] == "Bearer s3cret"
     assert call["headers"]["X-Incident-Bot-Request"] == "act-1"
+    assert call["headers"]["Idempotency-Key"] == "act-1"
 
 
 async def test_http_executor_reports_errors_and_timeouts(

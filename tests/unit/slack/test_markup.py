@@ -202,6 +202,12 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     ),
     "resolved_note": lambda t: messages.resolved_note(t, t) + messages.resolved_note("U" + t, t),
     "not_allowed_to_resolve": lambda t: messages.not_allowed_to_resolve(incident(t)),
+    "outcome_unknown": lambda t: messages.outcome_unknown(
+        request(t, ActionState.OUTCOME_UNKNOWN).model_copy(update={"claimed_by": t}), t
+    ),
+    "again_answer": lambda t: "\n".join(
+        messages.again_answer(s) for s in [*messages.AGAIN_ANSWERS, "filed"]
+    ),
 }
 # Kinds that show no value at all (the rest must show a cut marker when the value is huge).
 FIXED = {
@@ -211,6 +217,7 @@ FIXED = {
     "unknown_request",
     "feedback_thanks",
     "vote_answer",
+    "again_answer",
 }
 
 
