@@ -2,7 +2,10 @@
 
     Store           incidents and what hangs off them (alerts, triages, requests, timeline)
     Coordination    what replicas share besides aggregates: leases, claims, counters
-    Backend         Store + Coordination, as both shipped backends provide them
+    Deliveries      the durable outbox: every outgoing chat message, written before it is sent
+    Backend         Store + Coordination + Deliveries, as both shipped backends provide them
+    Courier         sends one delivery to the chat tool and says how it went
+    Postbox         writes a delivery and tries it at once (the chat adapter's way out)
     Notifier        telling people what happened (Slack, or a log when chat is off)
     Directory       who belongs to an approver group
     RunbookSearch   runbook retrieval, refreshed when the files change
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from bot.deliveries import Delivery
 from bot.models import (
     ActionRequest,
     ActionState,
@@ -162,8 +166,59 @@ class Coordination(Protocol):
     async def get_token_usage(self, day: str) -> int: ...
 
 
-class Backend(Store, Coordination, Protocol):
-    """A store that also coordinates replicas: both shipped backends (SQLite, Cosmos) are."""
+@runtime_checkable
+class Deliveries(Protocol):
+    """The durable outbox. Claims and state changes are compare-and-swap on ``version``."""
+
+    async def add_delivery(self, delivery: Delivery) -> None: ...
+
+    async def get_delivery(self, delivery_id: str) -> Delivery: ...
+
+    async def update_delivery(self, delivery: Delivery) -> Delivery:
+        """CAS on ``delivery.version``; returns the stored copy with the next version."""
+
+    async def list_due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Pending, due by ``now``, and unclaimed or with a lapsed claim; soonest due first."""
+
+    async def list_card_deliveries(self, card: str) -> list[Delivery]:
+        """Every delivery of one card (any state), in ``seq`` order."""
+
+    async def list_unreported_deliveries(self, limit: int = 100) -> list[Delivery]:
+        """Finished deliveries whose outcome the pipeline has not recorded yet, oldest first."""
+
+    async def delivery_backlog(self) -> tuple[int, datetime | None]:
+        """How many deliveries are pending, and when the oldest of them was written."""
+
+
+class Backend(Store, Coordination, Deliveries, Protocol):
+    """A store that also coordinates replicas and keeps the outbox: SQLite and Cosmos are."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One attempt's outcome. ``permanent``: trying again cannot help (a refused channel)."""
+
+    ok: bool
+    ts: str | None = None
+    error: str = ""
+    retry_after: float | None = None
+    permanent: bool = False
+
+
+class Courier(Protocol):
+    """Sends one delivery to the chat tool; never raises for what the chat tool answered."""
+
+    async def send(self, delivery: Delivery, thread: str | None) -> Sent:
+        """Post or update with ``delivery.payload``; ``thread`` is the resolved message id."""
+        ...
+
+
+class Postbox(Protocol):
+    """Where the chat adapter puts what it says: stored first, then tried at once."""
+
+    async def send(self, delivery: Delivery) -> Delivery:
+        """Store ``delivery``, try it now if nothing holds it back; its state afterwards."""
+        ...
 
 
 @runtime_checkable

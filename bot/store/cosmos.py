@@ -32,6 +32,7 @@ from bot.models import (
 )
 from bot.store import cosmos_groups as groups
 from bot.store import cosmos_wire as wire
+from bot.store.cosmos_deliveries import CosmosDeliveries
 from bot.store.cosmos_items import (
     ALERT_KEYS,
     ALERTS,
@@ -71,7 +72,7 @@ async def _backoff(attempt: int) -> None:
     await asyncio.sleep(min(0.002 * (2.0 ** min(attempt, 6)), 0.1) * random.random())
 
 
-class CosmosStore:
+class CosmosStore(CosmosDeliveries):
     """Store on Azure Cosmos DB; safe for any number of replicas sharing one database."""
 
     def __init__(self, items: CosmosItems) -> None:

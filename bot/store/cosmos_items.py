@@ -3,7 +3,7 @@
 Each entity type has its own container. Things that hang off an incident are partitioned by
 ``/incidentId`` so an incident's timeline, triages and requests are single-partition reads;
 things looked up by their own key (incidents, raw payloads, dedup keys, group pointers,
-counters, leases) are partitioned by ``/id`` so every lookup is a point read.
+counters, leases, outbox deliveries) are partitioned by ``/id`` so every lookup is a point read.
 """
 
 from __future__ import annotations
@@ -62,10 +62,13 @@ EVENTS = ContainerSpec("events", "/incidentId")
 FEEDBACK = ContainerSpec("feedback", "/incidentId")
 COUNTERS = ContainerSpec("counters", "/id")
 LEASES = ContainerSpec("leases", "/id")
+# The outbox: every delivery is its own CAS unit (claims, outcomes), so each is a point read in
+# its own partition; the sweeps' queries (due, unreported, one card's) are cross-partition.
+DELIVERIES = ContainerSpec("deliveries", "/id")
 
 CONTAINERS = (
     RAW, ALERTS, ALERT_KEYS, INCIDENTS, GROUPS, TRIAGES, REQUESTS, EVENTS, FEEDBACK, COUNTERS,
-    LEASES,
+    LEASES, DELIVERIES,
 )  # fmt: skip
 
 

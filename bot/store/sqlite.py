@@ -32,6 +32,7 @@ from bot.models import (
 )
 from bot.store import sqlite_rows as rows
 from bot.store import sqlite_schema as schema
+from bot.store.sqlite_deliveries import SQLiteDeliveries
 from bot.store.sqlite_rows import dump, load
 from bot.store.sqlite_threads import ConnectionThread
 
@@ -62,7 +63,7 @@ def _stop(*threads: ConnectionThread) -> None:
         thread.stop()
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteDeliveries):
     """Store on one SQLite file; safe for many tasks, threads and processes at once.
 
     ``busy_timeout_seconds`` bounds how long a write waits for a lock another connection

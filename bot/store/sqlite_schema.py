@@ -43,6 +43,20 @@ CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, e
 CREATE TABLE IF NOT EXISTS token_usage (day TEXT PRIMARY KEY, tokens INTEGER NOT NULL);
 """
 
+# Version 4: the durable outbox. Sortable UTC instants (``instant``) in the columns; an empty
+# claimed_until means unclaimed. The partial indexes hold only what the sweeps look for.
+_DELIVERIES = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, card TEXT NOT NULL, seq TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL, claimed_until TEXT NOT NULL, reported INTEGER NOT NULL,
+    created_at TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_pending_age ON deliveries (created_at)
+    WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_card ON deliveries (card, seq);
+CREATE INDEX IF NOT EXISTS deliveries_unreported ON deliveries (created_at) WHERE reported = 0;
+"""
+
 # Version 2: incidents.created_at (a sortable UTC instant) and incidents.triaged (set when a
 # triage is stored), for the oldest-first list of untriaged incidents.
 # Version 3: triages.retriage (0 for an incident's first triage, 1 for an explicit re-triage),
@@ -90,6 +104,7 @@ def connect(path: str, busy_timeout_seconds: float) -> sqlite3.Connection:
 def migrate(db: sqlite3.Connection, path: str) -> None:
     """Create or upgrade the schema; refuses a file written by a newer incident-bot."""
     db.executescript(_TABLES)  # commits on its own, so it runs before our transaction
+    db.executescript(_DELIVERIES)
     db.execute("BEGIN IMMEDIATE")
     try:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()

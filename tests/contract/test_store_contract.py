@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.deliveries import Delivery, DeliveryKind, DeliveryState
 from bot.errors import Conflict, NotFound
 from bot.models import (
     ActionRequest,
@@ -27,8 +28,10 @@ from bot.models import (
     RawPayload,
     Triage,
 )
-from bot.ports import Store
+from bot.ports import Backend, Store
 from bot.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 KIND = "incident.opened"  # any timeline kind will do
@@ -390,3 +393,79 @@ async def test_untriaged_incidents_oldest_first_and_paged(store: Store) -> None:
     assert await store.list_untriaged_incidents(after=newest.id) == []
     with pytest.raises(NotFound):
         await store.list_untriaged_incidents(after="inc-none")
+
+
+# the durable outbox (Deliveries) --------------------------------------------------------------
+def delivery(n: int = 0, *, card: str = "", seq: str = "", due: datetime = T0,
+             kind: DeliveryKind = DeliveryKind.MESSAGE) -> Delivery:
+    return Delivery(
+        kind=kind, channel="C0INCIDENTS", payload={"text": f"message {n}"}, card=card, seq=seq,
+        incident_id="inc-1", created_at=T0 + timedelta(seconds=n), next_attempt_at=due,
+    )
+
+
+async def test_delivery_round_trip_and_cas(store: Backend) -> None:
+    written = delivery(kind=DeliveryKind.CARD)
+    written.request_ids = ["act-1", "act-2"]
+    await store.add_delivery(written)
+    assert await store.get_delivery(written.id) == written
+    with pytest.raises(Conflict):
+        await store.add_delivery(written)
+    claimed = await store.update_delivery(
+        written.model_copy(update={"claimed_by": "a", "claimed_until": T0 + timedelta(seconds=30)})
+    )
+    assert claimed.version == 1
+    assert await store.get_delivery(written.id) == claimed
+    with pytest.raises(Conflict):  # a second claimant read version 0 as well
+        await store.update_delivery(written.model_copy(update={"claimed_by": "b"}))
+    with pytest.raises(NotFound):
+        await store.get_delivery("dlv-none")
+
+
+async def test_due_deliveries_are_pending_due_and_unclaimed(store: Backend) -> None:
+    now = T0 + timedelta(minutes=1)
+    later = delivery(1, due=now - timedelta(seconds=1))
+    sooner = delivery(2, due=now - timedelta(seconds=5))
+    not_yet = delivery(3, due=now + timedelta(seconds=1))
+    held = delivery(4, due=T0).model_copy(
+        update={"claimed_by": "r1", "claimed_until": now + timedelta(seconds=10)})
+    lapsed = delivery(5, due=T0).model_copy(
+        update={"claimed_by": "r2", "claimed_until": now - timedelta(seconds=10)})
+    done = delivery(6, due=T0).model_copy(
+        update={"state": DeliveryState.DELIVERED, "ts": "1.000001"})
+    for d in (later, sooner, not_yet, held, lapsed, done):
+        await store.add_delivery(d)
+    due = await store.list_due_deliveries(now)
+    assert [d.id for d in due] == [lapsed.id, sooner.id, later.id]
+    assert [d.id for d in await store.list_due_deliveries(now, limit=1)] == [lapsed.id]
+
+
+async def test_card_deliveries_in_seq_order(store: Backend) -> None:
+    post = delivery(0, card="dlv-card", seq="0001", kind=DeliveryKind.CARD)
+    second = delivery(2, card="dlv-card", seq="0003", kind=DeliveryKind.UPDATE)
+    first = delivery(1, card="dlv-card", seq="0002", kind=DeliveryKind.UPDATE)
+    other = delivery(3, card="C1/1.0", seq="0000", kind=DeliveryKind.UPDATE)
+    for d in (second, post, other, first):
+        await store.add_delivery(d)
+    assert [d.id for d in await store.list_card_deliveries("dlv-card")] == [
+        post.id, first.id, second.id]
+    assert await store.list_card_deliveries("nothing") == []
+
+
+async def test_unreported_deliveries_and_backlog(store: Backend) -> None:
+    assert await store.delivery_backlog() == (0, None)
+    failed = delivery(1).model_copy(
+        update={"state": DeliveryState.FAILED, "last_error": "channel_not_found",
+                "reported": False})
+    late = delivery(2).model_copy(
+        update={"state": DeliveryState.DELIVERED, "ts": "1.2", "reported": False})
+    quiet = delivery(3).model_copy(update={"state": DeliveryState.DELIVERED, "ts": "1.3"})
+    waiting = delivery(4).model_copy(update={"reported": False})
+    oldest_pending = delivery(0)
+    for d in (failed, late, quiet, waiting, oldest_pending):
+        await store.add_delivery(d)
+    assert [d.id for d in await store.list_unreported_deliveries()] == [failed.id, late.id]
+    assert await store.delivery_backlog() == (2, oldest_pending.created_at)
+    reported = await store.update_delivery(failed.model_copy(update={"reported": True}))
+    assert reported.reported
+    assert [d.id for d in await store.list_unreported_deliveries()] == [late.id]

@@ -20,6 +20,8 @@ from bot.store.sqlite import SQLiteStore
 from tests.integration.conftest import require_binary
 from tests.integration.serving import free_port, serving
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "am-bearer-token"
 
 

@@ -7,11 +7,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import load_settings
 from tests.integration.conftest import require_binary
 from tests.integration.serving import serving
+
+pytestmark = pytest.mark.integration
 
 
 def _scrape(base: str) -> str:

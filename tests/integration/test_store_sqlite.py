@@ -13,6 +13,8 @@ from bot.errors import Conflict, StoreError
 from bot.models import Alert, Incident, RawPayload, Triage
 from bot.store.sqlite import SQLiteStore
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 BUSY_TIMEOUT = 0.5
 

@@ -16,6 +16,8 @@ from bot.config import Settings, load_settings
 from bot.store.sqlite import SQLiteStore
 from tests.integration.serving import serving
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "test-webhook-token"
 DEMO = Path(__file__).resolve().parents[2] / "bot" / "data" / "demo"
 

@@ -33,6 +33,8 @@ from bot.store.cosmos_items import ALERT_KEYS, CONTAINERS, GROUPS, INCIDENTS
 from bot.store.cosmos_wire import item_id
 from tests.integration.cosmos.emulator import CosmosServer
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 Pair = tuple[CosmosStore, CosmosStore]
 

@@ -14,6 +14,8 @@ from azure.cosmos.exceptions import (
 from bot.errors import Conflict, NotFound, StoreError
 from bot.store import cosmos_wire as wire
 
+pytestmark = pytest.mark.integration
+
 
 def sdk_error(status: int, retry_after_ms: str | None = None) -> CosmosHttpResponseError:
     error = CosmosHttpResponseError(status_code=status, message=f"status {status}")
