@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_max_body_bytes: int = Field(default=1_048_576, gt=0, alias="SLACK_MAX_BODY_BYTES")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_api_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, alias="SLACK_API_TIMEOUT_SECONDS"
+    )
     slack_alert_channels: CsvList = Field(default_factory=list, alias="SLACK_ALERT_CHANNELS")
     slack_incident_channel: str = Field(default="", alias="SLACK_INCIDENT_CHANNEL")
 
@@ -150,6 +153,11 @@ class Settings(BaseSettings):
         default=15.0, gt=0, le=3600, alias="SCHEDULER_INTERVAL_SECONDS"
     )
     runbook_reindex_seconds: float = Field(default=300.0, gt=0, alias="RUNBOOK_REINDEX_SECONDS")
+    outbox_interval_seconds: float = Field(
+        default=3.0, gt=0, le=600, alias="OUTBOX_INTERVAL_SECONDS"
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="OUTBOX_MAX_ATTEMPTS")
+    outbox_backoff_seconds: float = Field(default=1.0, gt=0, le=600, alias="OUTBOX_BACKOFF_SECONDS")
     slack_usergroup_cache_seconds: float = Field(
         default=300.0, ge=0, alias="SLACK_USERGROUP_CACHE_SECONDS"
     )

@@ -103,6 +103,36 @@ SLACK_API_RETRIES = Counter(
 )
 
 
+OUTBOX_PENDING = Gauge(
+    "incident_bot_outbox_pending",
+    "Chat messages written to the outbox and not yet delivered (as of the last sweep).",
+    registry=REGISTRY,
+)
+OUTBOX_OLDEST_PENDING_SECONDS = Gauge(
+    "incident_bot_outbox_oldest_pending_seconds",
+    "Age of the oldest undelivered chat message (0 when none is pending).",
+    registry=REGISTRY,
+)
+OUTBOX_DELIVERED = Counter(
+    "incident_bot_outbox_delivered",
+    "Chat messages delivered from the outbox, by kind (card, update, announcement, message).",
+    ["kind"],
+    registry=REGISTRY,
+)
+OUTBOX_RETRIES = Counter(
+    "incident_bot_outbox_retries",
+    "Delivery attempts that will be tried again, by reason (ratelimited, http_500, timeout...).",
+    ["reason"],
+    registry=REGISTRY,
+)
+OUTBOX_FAILED = Counter(
+    "incident_bot_outbox_failed",
+    "Chat messages given up on, by reason (channel_not_found, attempts_exhausted...).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
 def count_usage(provider: str, model: str, usage: TokenUsage) -> None:
     """Add one triage's token usage and estimated cost; a negative or non-finite count adds 0.
 

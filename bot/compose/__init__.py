@@ -23,7 +23,14 @@ from bot.compose import llm, runbooks, stores
 from bot.config import LLMProvider, RunbookBackend, Settings, StoreBackend, load_settings
 from bot.ingest import IngestOptions
 from bot.notify import SilentNotifier
-from bot.pipeline import FlowOptions, NoDirectory, Pipeline, TriageQueue
+from bot.pipeline import (
+    DeliveryOptions,
+    Dispatcher,
+    FlowOptions,
+    NoDirectory,
+    Pipeline,
+    TriageQueue,
+)
 from bot.policy import Policy, load_policy
 from bot.policy.documents import ExecutorKind
 from bot.ports import Backend, Directory, Executor, Notifier, RunbookSearch
@@ -143,6 +150,15 @@ class Root:
             keep_raw_payloads=settings.keep_raw_payloads,
         )
 
+    def delivery_options(self) -> DeliveryOptions:
+        """How the outbox retries; a claim outlasts one Slack call (its timeout) with margin."""
+        settings = self._settings
+        return DeliveryOptions(
+            max_attempts=settings.outbox_max_attempts,
+            backoff_seconds=settings.outbox_backoff_seconds,
+            claim_seconds=settings.slack_api_timeout_seconds + 5.0,
+        )
+
     def web_config(self) -> WebConfig:
         """What the HTTP edge needs."""
         settings = self._settings
@@ -166,6 +182,7 @@ class Root:
         notifier: Notifier | None = None,
         directory: Directory | None = None,
         runbook_search: RunbookSearch | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> Runtime:
         """Wire the bot; an invalid policy raises PolicyError (fail closed)."""
         settings = self._settings
@@ -185,6 +202,7 @@ class Root:
             directory=directory if directory is not None else NoDirectory(),
             options=self.flow_options(),
             triage_queue=TriageQueue(settings.triage_queue_capacity, settings.triage_workers),
+            dispatcher=dispatcher,
         )
         return Runtime(store=store, policy=policy, pipeline=pipeline)
 
@@ -204,6 +222,7 @@ class Root:
             "settle": (every, pipeline.settle_lapsed_executions),
             "triage": (every, pipeline.triage_untriaged),
             "reindex": (settings.runbook_reindex_seconds, reindex),
+            "outbox": (settings.outbox_interval_seconds, pipeline.deliver_due),
         }
 
     def app(self, *, socket_mode: bool = False) -> Starlette:

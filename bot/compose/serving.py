@@ -37,6 +37,7 @@ def slack_config(settings: Settings) -> object:
         usergroup_cache_seconds=settings.slack_usergroup_cache_seconds,
         max_body_bytes=settings.slack_max_body_bytes,
         read_timeout_seconds=settings.webhook_read_timeout_seconds,
+        api_timeout_seconds=settings.slack_api_timeout_seconds,
     )
 
 
@@ -48,8 +49,21 @@ def build_app(root: Root, settings: Settings, *, socket_mode: bool = False) -> S
 
         config = slack_config(settings)
         assert isinstance(config, SlackConfig)
-        parts = build_parts(config, root.redactor())
-        runtime = root.runtime(notifier=parts.notifier, directory=parts.directory)
+        # The store first: the outbox writes every post to it before sending.
+        store = root.store()
+        parts = build_parts(
+            config,
+            root.redactor(),
+            store,
+            replica_id=root.replica_id(),
+            delivery=root.delivery_options(),
+        )
+        runtime = root.runtime(
+            store=store,
+            notifier=parts.notifier,
+            directory=parts.directory,
+            dispatcher=parts.dispatcher,
+        )
         routes = attach_slack(parts, runtime.pipeline, config, runtime, socket_mode=socket_mode)
     else:
         log.warning(

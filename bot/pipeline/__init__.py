@@ -14,6 +14,8 @@
     command.py     incident command: declare, report, resolve (cancels what could still run),
                    feedback, and reading back for status, timeline and the review
     queue.py       the bounded triage queue with a fixed number of workers
+    deliveries.py  the durable outbox: every chat message stored, then sent once, in order;
+                   sweep: send what is due, record late card ids and failures (``deliver_due``)
     stage.py       the ports every stage works with, and card bookkeeping they share
 
 Storage, chat, the model and the runbook index are ports (``bot/ports.py``) handed in by the
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 from bot.pipeline.approvals import Nudge, nudge_due
 from bot.pipeline.command import Command, Declared, ResolveResult, ResolveStatus
+from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
 from bot.pipeline.queue import TriageQueue
@@ -37,6 +40,8 @@ __all__ = [
     "AgainResult",
     "AgainStatus",
     "Declared",
+    "DeliveryOptions",
+    "Dispatcher",
     "FlowOptions",
     "IngestReceipt",
     "NoDirectory",
@@ -51,7 +56,7 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Executions):
+class Pipeline(Command, Executions, Delivering):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

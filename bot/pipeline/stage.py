@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot import incidents
 from bot.cas import read_modify_write
@@ -23,6 +24,10 @@ from bot.ports import (
     Triager,
 )
 from bot.redaction import Redactor
+
+if TYPE_CHECKING:
+    # Annotation only: the dispatcher's module builds on Stage.
+    from bot.pipeline.deliveries import Dispatcher
 
 CARD_ALERTS = 20
 
@@ -73,6 +78,8 @@ class Stage:
     options: FlowOptions = field(default_factory=FlowOptions)
     triage_queue: TriageQueue = field(default_factory=TriageQueue)
     clock: Clock = field(default=utcnow)
+    # The outbox (None when no chat tool is configured); its sweep is ``deliver_due``.
+    dispatcher: Dispatcher | None = None
 
     # shared by the stages: where cards are, and keeping them current -----------------------
     async def place_card(

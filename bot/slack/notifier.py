@@ -1,7 +1,9 @@
 """SlackNotifier: the Notifier port on Slack (triage cards, card updates, thread notes).
 
-It renders and posts; it never reads or writes the store. Where a card landed comes back as a
-``ConversationRef`` and the pipeline records it.
+It renders and posts; it never reads or writes the store. Posts and updates go through the
+durable outbox; where a card landed comes back as a ``ConversationRef`` and the pipeline records
+it. A card the outbox could not post yet comes back with a placeholder instead of a message id:
+updates and thread replies naming it wait for the post, and the outbox sweep records the real id.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import logging
 from collections import defaultdict
 
+from bot.deliveries import Delivery, DeliveryKind, DeliveryState, placeholder
 from bot.models import ActionRequest, ActionState, Alert, ConversationRef, Incident, Triage
 from bot.redaction import Redactor
 from bot.reports import render_card_text
@@ -48,10 +51,17 @@ class SlackNotifier:
             return None
         blocks = triage_card(incident, triage, requests, alerts, self._clean)
         text = render_card_text(incident, triage, requests, alerts, self.redactor)
-        ts = await self.outbox.post(channel, text, blocks, thread_ts=thread)
-        if ts is None:
-            return None
-        return ConversationRef(kind=KIND, channel=channel, thread=ts)
+        delivery = await self.outbox.deliver(
+            DeliveryKind.CARD,
+            channel,
+            text,
+            blocks,
+            thread=thread,
+            incident_id=incident.id,
+            request_ids=[r.id for r in requests],
+        )
+        landed = _landed(delivery)
+        return ConversationRef(kind=KIND, channel=channel, thread=landed) if landed else None
 
     async def card_changed(
         self,
@@ -67,7 +77,9 @@ class SlackNotifier:
         async with self._card_locks[card.thread]:
             blocks = triage_card(incident, triage, requests, alerts, self._clean)
             text = render_card_text(incident, triage, requests, alerts, self.redactor)
-            await self.outbox.update(card.channel, card.thread, text, blocks)
+            await self.outbox.update(
+                card.channel, card.thread, text, blocks, incident_id=incident.id
+            )
 
     async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
         """Say in the thread what happened to the request (an unknown outcome pings the
@@ -95,7 +107,10 @@ class SlackNotifier:
         if where.kind != KIND:
             return
         await self.outbox.post(
-            where.channel, messages.alert_joined(incident), thread_ts=where.thread
+            where.channel,
+            messages.alert_joined(incident),
+            thread_ts=where.thread,
+            incident_id=incident.id,
         )
 
     async def incident_declared(
@@ -108,12 +123,27 @@ class SlackNotifier:
             if created:
                 await self.outbox.invite(created, [declarer])
                 channel = created
-        ts = await self.outbox.post(channel, messages.declared(incident, declarer))
-        if ts is None:
+        delivery = await self.outbox.deliver(
+            DeliveryKind.ANNOUNCEMENT,
+            channel,
+            messages.declared(incident, declarer),
+            incident_id=incident.id,
+        )
+        landed = _landed(delivery)
+        if landed is None:
             return None, problem or "the announcement could not be posted"
-        return ConversationRef(kind=KIND, channel=channel, thread=ts), problem
+        return ConversationRef(kind=KIND, channel=channel, thread=landed), problem
 
     async def _say(self, incident: Incident, text: str) -> None:
         channel, thread = self._where(incident)
         if channel:
-            await self.outbox.post(channel, text, thread_ts=thread)
+            await self.outbox.post(channel, text, thread_ts=thread, incident_id=incident.id)
+
+
+def _landed(delivery: Delivery) -> str | None:
+    """The message id, a placeholder while the outbox still holds it, None when it failed."""
+    if delivery.state is DeliveryState.DELIVERED:
+        return delivery.ts
+    if delivery.state is DeliveryState.PENDING:
+        return placeholder(delivery.id)
+    return None

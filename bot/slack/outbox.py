@@ -1,10 +1,23 @@
-"""Everything the bot says to Slack goes through here: redacted, and failures logged not raised."""
+"""Everything the bot says to Slack goes through here: redacted, cut, and (posts and updates)
+durable.
+
+``Outbox`` renders what to say into the exact payload (escaped, redacted, cut to Slack's limits)
+and hands ``chat.postMessage`` / ``chat.update`` to the ``Postbox`` (the store-backed
+dispatcher), which writes it down before ``SlackCourier`` sends it. Ephemeral answers, slash
+command responses, channel creation and uploads answer a person who is waiting right now: they
+are sent directly, once, and a failure is logged, never raised.
+
+``SlackCourier`` is the boundary for one delivery: whatever Slack or the network does (a 429, a
+5xx with an HTML body, a timeout, ``ok: false``) comes back as a ``Sent`` value. It uses a client
+without slack_sdk's retry handlers, so a 429 is not slept through inside a call (and a claim):
+the dispatcher schedules the next attempt from Retry-After and survives a restart meanwhile.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -13,7 +26,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.clock import utcnow
+from bot.deliveries import Delivery, DeliveryKind, DeliveryState, card_key
 from bot.metrics import SLACK_API_ERRORS
+from bot.ports import Postbox, Sent
 from bot.slack.blocks import Block
 from bot.slack.markup import CUT, LIMITS, fit, plain, size
 
@@ -21,13 +37,104 @@ log = logging.getLogger(__name__)
 
 UPLOAD_SECONDS = 30
 
+# ok:false answers that no retry can turn into success: fail the delivery with the reason.
+# Anything else that Slack refuses with ok:false is treated the same (Slack's error codes name a
+# problem with the request); only these are tried again.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
+
+
+class SlackCourier:
+    """The ``Courier`` on Slack's Web API: one call per delivery, every outcome a ``Sent``."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def send(self, delivery: Delivery, thread: str | None) -> Sent:
+        """chat.update (``thread`` is the message) or chat.postMessage (``thread`` to reply in)."""
+        args: dict[str, Any] = {"channel": delivery.channel, **delivery.payload}
+        if delivery.kind is DeliveryKind.UPDATE:
+            method = "chat.update"
+            args["ts"] = thread
+        else:
+            method = "chat.postMessage"
+            if thread:
+                args["thread_ts"] = thread
+        try:
+            response = await self.client.api_call(method, json=args)
+        except SlackApiError as exc:
+            sent = refused(exc)
+        except (SlackClientError, ClientError) as exc:
+            sent = Sent(ok=False, error=f"connection:{type(exc).__name__}")
+        except TimeoutError:
+            sent = Sent(ok=False, error="timeout")
+        except Exception as exc:  # the boundary: nothing from the client escapes as an exception
+            log.warning("slack call raised", extra={"method": method, "error": repr(exc)})
+            sent = Sent(ok=False, error=f"unexpected:{type(exc).__name__}")
+        else:
+            data = response.data if isinstance(response.data, dict) else {}
+            ts = data.get("ts")
+            return Sent(ok=True, ts=ts if isinstance(ts, str) else thread)
+        SLACK_API_ERRORS.labels(method=method).inc()
+        log.warning(
+            "slack delivery attempt failed",
+            extra={"method": method, "delivery_id": delivery.id, "error": sent.error},
+        )
+        return sent
+
+
+def refused(exc: SlackApiError) -> Sent:
+    """What a refused call means for its delivery: retry when, or fail for good.
+
+    ``exc.response`` is a SlackResponse, or (for a body that is not JSON) the raw aiohttp
+    response; neither may be trusted to hold a dict.
+    """
+    response = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", 0) or 0
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, str) or not error:
+        error = f"http_{status}"
+    if status == 429 or error == "ratelimited":
+        headers = getattr(response, "headers", None)
+        if not isinstance(headers, Mapping):
+            headers = {}
+        return Sent(ok=False, error="ratelimited", retry_after=retry_after(headers))
+    if status >= 500 or error in TRANSIENT_ERRORS or error.startswith("http_"):
+        return Sent(ok=False, error=error if status < 500 else f"http_{status}")
+    return Sent(ok=False, error=error, permanent=True)
+
+
+def retry_after(headers: Mapping[str, Any]) -> float:
+    """Seconds from a Retry-After header (any case); a second when absent or unreadable."""
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    return DEFAULT_RETRY_AFTER_SECONDS
+
 
 class Outbox:
-    """Posts, updates and ephemeral answers; every ``text`` field is redacted on the way out."""
+    """Posts, updates and ephemeral answers; every ``text`` field is redacted on the way out.
 
-    def __init__(self, client: AsyncWebClient, redact: Callable[[str], str]) -> None:
+    Without a ``postbox`` (tests of the rendering) posts and updates are sent once, directly.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        redact: Callable[[str], str],
+        postbox: Postbox | None = None,
+        courier: SlackCourier | None = None,
+    ) -> None:
         self.client = client
         self._redact = redact
+        self._postbox = postbox
+        self._courier = courier or SlackCourier(client)
 
     def clean_blocks(self, blocks: list[Block]) -> list[Block]:
         """Redact every text value inside blocks (ids and button values stay as they are)."""
@@ -75,31 +182,68 @@ class Outbox:
         data = response.data
         return data if isinstance(data, dict) else None
 
+    async def deliver(
+        self,
+        kind: DeliveryKind,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        thread: str | None = None,
+        incident_id: str | None = None,
+        request_ids: Iterable[str] = (),
+    ) -> Delivery:
+        """Write one post or update to the outbox and try it; the delivery as it stands."""
+        payload: dict[str, Any] = {"text": self._text(text)}
+        if blocks is not None and (blocks or kind is DeliveryKind.UPDATE):
+            payload["blocks"] = self.clean_blocks(blocks)
+        now = utcnow()
+        delivery = Delivery(
+            kind=kind,
+            channel=channel,
+            thread=thread,
+            payload=payload,
+            card=card_key(channel, thread) if kind is DeliveryKind.UPDATE and thread else "",
+            incident_id=incident_id,
+            request_ids=list(request_ids),
+            created_at=now,
+            next_attempt_at=now,
+        )
+        if self._postbox is not None:
+            return await self._postbox.send(delivery)
+        sent = await self._courier.send(delivery, thread)
+        state = DeliveryState.DELIVERED if sent.ok else DeliveryState.FAILED
+        return delivery.model_copy(update={"state": state, "ts": sent.ts, "last_error": sent.error})
+
     async def post(
         self,
         channel: str,
         text: str,
         blocks: list[Block] | None = None,
         thread_ts: str | None = None,
+        *,
+        incident_id: str | None = None,
     ) -> str | None:
-        """chat.postMessage; returns the message ts, or None when Slack refused."""
-        args: dict[str, Any] = {"channel": channel, "text": self._text(text)}
-        if blocks:
-            args["blocks"] = self.clean_blocks(blocks)
-        if thread_ts:
-            args["thread_ts"] = thread_ts
-        data = await self._call("chat.postMessage", **args)
-        ts = data.get("ts") if data else None
-        return ts if isinstance(ts, str) else None
+        """chat.postMessage through the outbox; the message ts if it landed right away."""
+        delivery = await self.deliver(
+            DeliveryKind.MESSAGE, channel, text, blocks, thread=thread_ts, incident_id=incident_id
+        )
+        return delivery.ts if delivery.state is DeliveryState.DELIVERED else None
 
     async def update(
-        self, channel: str, ts: str, text: str, blocks: list[Block] | None = None
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        incident_id: str | None = None,
     ) -> bool:
-        """chat.update of a message the bot posted."""
-        args: dict[str, Any] = {"channel": channel, "ts": ts, "text": self._text(text)}
-        if blocks is not None:
-            args["blocks"] = self.clean_blocks(blocks)
-        return await self._call("chat.update", **args) is not None
+        """chat.update through the outbox; False only when it failed for good already."""
+        delivery = await self.deliver(
+            DeliveryKind.UPDATE, channel, text, blocks, thread=ts, incident_id=incident_id
+        )
+        return delivery.state is not DeliveryState.FAILED
 
     async def ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None = None

@@ -1,6 +1,6 @@
-"""The Slack side, built from plain values: the client and notifier first (the pipeline needs
-them), then the Bolt app and its listeners on top of the pipeline: one /slack/events route
-behind the request guard, or Socket Mode."""
+"""The Slack side, built from plain values: the clients, the outbox and notifier first (the
+pipeline needs them), then the Bolt app and its listeners on top of the pipeline: one
+/slack/events route behind the request guard, or Socket Mode."""
 
 from __future__ import annotations
 
@@ -26,22 +26,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.clock import utcnow
 from bot.errors import ConfigError
 from bot.metrics import SLACK_API_RETRIES
-from bot.pipeline import Pipeline
+from bot.pipeline import DeliveryOptions, Dispatcher, Pipeline
+from bot.ports import Backend
 from bot.redaction import Redactor
 from bot.runtime import Runtime
 from bot.slack import commands, events, interactions
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.notifier import SlackNotifier
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, SlackCourier
 from bot.slack.runtime import SlackRuntime
 from bot.webguard import SlackEventsGuard
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-API_TIMEOUT_SECONDS = 10
 RETRIES = 2
 READINESS_CACHE_SECONDS = 30.0
 
@@ -93,24 +94,28 @@ class SlackConfig:
     usergroup_cache_seconds: float = 300.0
     max_body_bytes: int = 262_144
     read_timeout_seconds: float = 10.0
+    api_timeout_seconds: float = 10.0
 
 
 @dataclass
 class SlackParts:
-    """What exists before the pipeline: the Web API client, the outbox, notifier, directory."""
+    """What exists before the pipeline: the Web API client, the outbox and its dispatcher (the
+    pipeline sweeps it), the notifier and the directory."""
 
     client: AsyncWebClient
     outbox: Outbox
+    dispatcher: Dispatcher
     notifier: SlackNotifier
     directory: ApproverDirectory
 
 
 def build_client(config: SlackConfig) -> AsyncWebClient:
-    """The Web API client: the configured base URL, retries on 429 and dropped connections."""
+    """The Web API client for calls someone waits on (Bolt, look-ups, ephemeral answers): the
+    configured base URL, a couple of quick retries on 429 and dropped connections."""
     return AsyncWebClient(
         token=config.bot_token,
         base_url=config.api_url,
-        timeout=API_TIMEOUT_SECONDS,
+        timeout=int(max(1, config.api_timeout_seconds)),
         retry_handlers=[
             _CountedRateLimitRetry(max_retry_count=RETRIES),
             _CountedConnectionRetry(max_retry_count=RETRIES),
@@ -118,13 +123,35 @@ def build_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
-def build_parts(config: SlackConfig, redactor: Redactor) -> SlackParts:
-    """The Slack adapters of the Notifier and Directory ports."""
+def build_delivery_client(config: SlackConfig) -> AsyncWebClient:
+    """The client the outbox sends with: no retry handlers of its own. The dispatcher retries
+    (Retry-After, backoff with jitter, bounded attempts) from the store, so a wait outlives a
+    restart and never holds a delivery claim past its deadline."""
+    return AsyncWebClient(
+        token=config.bot_token,
+        base_url=config.api_url,
+        timeout=int(max(1, config.api_timeout_seconds)),
+        retry_handlers=[],
+    )
+
+
+def build_parts(
+    config: SlackConfig,
+    redactor: Redactor,
+    store: Backend,
+    *,
+    replica_id: str,
+    delivery: DeliveryOptions,
+) -> SlackParts:
+    """The Slack adapters of the Notifier and Directory ports, over the durable outbox."""
     client = build_client(config)
-    outbox = Outbox(client, redactor.redact)
+    courier = SlackCourier(build_delivery_client(config))
+    dispatcher = Dispatcher(store, courier, utcnow, replica_id=replica_id, options=delivery)
+    outbox = Outbox(client, redactor.redact, dispatcher, courier)
     return SlackParts(
         client=client,
         outbox=outbox,
+        dispatcher=dispatcher,
         notifier=SlackNotifier(outbox, redactor, config.incident_channel),
         directory=ApproverDirectory(client, config.usergroup_cache_seconds),
     )

@@ -46,16 +46,52 @@ class Call:
     status: int = 200
     at: float = field(default_factory=time.monotonic)
     rejected: str = ""  # Slack's error code when the call broke a documented limit
+    failed: bool = False  # answered with a scripted failure
+    answer: dict[str, Any] = field(default_factory=dict)  # what a successful call got back
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.rejected and not self.failed
 
 
 @dataclass
 class Failure:
-    """A scripted failure for the next call of a method."""
+    """A scripted failure for the next call of a method.
+
+    ``raw`` answers with that text (say an HTML error page) instead of JSON; ``hang_seconds``
+    holds the answer back that long first (past the client's timeout, the bot gives up).
+    """
 
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     when: str = ""  # only a call whose arguments contain this text fails
+    raw: str | None = None
+    content_type: str = "text/html"
+    hang_seconds: float = 0.0
+
+
+def rate_limited(retry_after: int = 1, when: str = "") -> Failure:
+    """Slack's 429 with Retry-After."""
+    return Failure(
+        429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}, when
+    )
+
+
+def server_error(when: str = "") -> Failure:
+    """A 500 whose body is an HTML page, as a load balancer in front of Slack sends."""
+    page = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+    return Failure(500, {}, when=when, raw=page)
+
+
+def hanging(seconds: float, when: str = "") -> Failure:
+    """No answer for ``seconds`` (then a 504 nobody is waiting for any more)."""
+    return Failure(504, {"ok": False, "error": "timeout"}, when=when, hang_seconds=seconds)
+
+
+def refused(error: str, when: str = "") -> Failure:
+    """200 with ``ok: false`` and Slack's error code (say channel_not_found)."""
+    return Failure(200, {"ok": False, "error": error}, when=when)
 
 
 @dataclass
@@ -152,9 +188,12 @@ class SlackRecorder:
         headers: dict[str, str],
         status: int = 200,
         rejected: str = "",
-    ) -> None:
+        failed: bool = False,
+    ) -> Call:
+        call = Call(method, args, headers, status, rejected=rejected, failed=failed)
         with self._lock:
-            self.calls.append(Call(method, args, headers, status, rejected=rejected))
+            self.calls.append(call)
+        return call
 
     def find(self, method: str, where: Callable[[Call], bool] = lambda c: True) -> list[Call]:
         """Recorded calls of ``method`` matching ``where``, oldest first."""
@@ -183,10 +222,14 @@ class SlackRecorder:
         seen = sorted({c.method for c in self.calls})
         raise AssertionError(f"no {count} x {method} matching in {timeout}s; saw {seen}")
 
-    def fail_next(self, method: str, failure: Failure) -> None:
-        """Answer the next call of ``method`` with ``failure`` instead of success."""
+    def fail_next(self, method: str, failure: Failure, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``failure`` instead of success."""
         with self._lock:
-            self.failures.setdefault(method, []).append(failure)
+            self.failures.setdefault(method, []).extend([failure] * times)
+
+    def delivered(self, method: str, where: Callable[[Call], bool] = lambda c: True) -> list[Call]:
+        """Calls of ``method`` that Slack would have carried out (answered 200, ok)."""
+        return self.find(method, lambda c: c.ok and where(c))
 
     # Web API -------------------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
@@ -206,12 +249,23 @@ class SlackRecorder:
                 pending.remove(failure)
         headers = {k.lower(): v for k, v in request.headers.items()}
         problem = "" if failure else self._problem(method, args)
-        self._record(method, args, headers, failure.status if failure else 200, problem)
+        status = failure.status if failure else 200
+        call = self._record(method, args, headers, status, problem, failed=failure is not None)
         if failure is not None:
+            if failure.hang_seconds:
+                await asyncio.sleep(failure.hang_seconds)
+            if failure.raw is not None:
+                return web.Response(
+                    text=failure.raw,
+                    status=failure.status,
+                    headers=failure.headers,
+                    content_type=failure.content_type,
+                )
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         if problem:
             return web.json_response({"ok": False, "error": problem})
-        return web.json_response(self._answer(method, args))
+        call.answer = self._answer(method, args)
+        return web.json_response(call.answer)
 
     def _problem(self, method: str, args: dict[str, Any]) -> str:
         if method in MESSAGE_METHODS:
