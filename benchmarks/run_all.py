@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.ingest", [], ["--requests", "1000", "--storm", "2000"]),
     ("benchmarks.growth", [], ["--quick"]),
+    ("benchmarks.flood", [], ["--flood", "1000", "--requests", "200"]),
     ("benchmarks.ingest_parse", [], []),
     ("benchmarks.redaction", [], ["--repeat", "5"]),
     ("benchmarks.policy", [], []),

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     )
     alert_max_body_bytes: int = Field(default=1_048_576, gt=0, alias="ALERT_MAX_BODY_BYTES")
     alert_max_json_depth: int = Field(default=32, gt=0, le=1000, alias="ALERT_MAX_JSON_DEPTH")
+    alert_max_per_payload: int = Field(default=500, gt=0, alias="ALERT_MAX_PER_PAYLOAD")
+    storm_threshold: int = Field(default=20, ge=0, alias="STORM_THRESHOLD")
+    storm_window_seconds: float = Field(default=60.0, gt=0, le=86400, alias="STORM_WINDOW_SECONDS")
     service_label_order: CsvList = Field(
         default_factory=lambda: [
             "service",

@@ -23,6 +23,16 @@ INCIDENTS_OPENED = Counter(
 TRIAGE_QUEUE_DEPTH = Gauge(
     "incident_bot_triage_queue_depth", "Incidents waiting for a triage worker.", registry=REGISTRY
 )
+STORM_ACTIVE = Gauge(
+    "incident_bot_storm_active",
+    "1 while this replica last found new incidents opening faster than STORM_THRESHOLD.",
+    registry=REGISTRY,
+)
+STORM_ALERTS = Counter(
+    "incident_bot_storm_alerts",
+    "Alerts filed under a storm incident instead of opening incidents of their own.",
+    registry=REGISTRY,
+)
 TRIAGE_QUEUE_REFUSED = Counter(
     "incident_bot_triage_queue_refused",
     "Incidents the full triage queue left to the sweep.",

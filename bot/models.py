@@ -128,6 +128,8 @@ class EventKind(StrEnum):
     INCIDENT_DECLARED = "incident.declared"
     INCIDENT_RESOLVED = "incident.resolved"
     ALERT_RESOLVED = "alert.resolved"
+    # A new alert group filed under the storm incident instead of opening its own.
+    STORM_GROUP_JOINED = "storm.group_joined"
     TRIAGE_COMPLETED = "triage.completed"
     TRIAGE_FEEDBACK = "triage.feedback"
     TRIAGE_BUDGET_EXHAUSTED = "triage.budget_exhausted"

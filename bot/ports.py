@@ -165,6 +165,20 @@ class Coordination(Protocol):
 
     async def get_token_usage(self, day: str) -> int: ...
 
+    async def join_lease(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> str:
+        """Take the lease if it is free or lapsed, else keep its holder; return the holder.
+
+        Either way the holder's lease is extended to ``now + ttl_seconds`` once less than
+        half of that remains, so callers agreeing on one value write rarely.
+        """
+
+    async def lease_holder(self, name: str, now: datetime) -> str | None:
+        """Who holds an unexpired lease, without taking or extending it."""
+
+    async def add_to_window(self, name: str, bucket: int, amount: int, span: int) -> int:
+        """Add to counter ``name`` in time bucket ``bucket``; return its total over ``span``
+        buckets ending with this one (``amount`` 0 only reads)."""
+
 
 @runtime_checkable
 class Deliveries(Protocol):

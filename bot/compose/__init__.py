@@ -31,6 +31,7 @@ from bot.pipeline import (
     Pipeline,
     TriageQueue,
 )
+from bot.pipeline.storm import StormRule
 from bot.policy import Policy, load_policy
 from bot.policy.documents import ExecutorKind
 from bot.ports import Backend, Directory, Executor, Notifier, RunbookSearch
@@ -136,6 +137,7 @@ class Root:
             ingest=IngestOptions(
                 max_body_bytes=settings.alert_max_body_bytes,
                 max_json_depth=settings.alert_max_json_depth,
+                max_alerts=settings.alert_max_per_payload,
                 service_label_order=tuple(settings.service_label_order),
             ),
             runbook_top_k=settings.runbook_top_k,
@@ -148,6 +150,7 @@ class Root:
             reindex_seconds=settings.runbook_reindex_seconds,
             admin_approvers=tuple(settings.incident_admins),
             keep_raw_payloads=settings.keep_raw_payloads,
+            storm=StormRule(settings.storm_threshold, settings.storm_window_seconds),
         )
 
     def delivery_options(self) -> DeliveryOptions:

@@ -43,7 +43,19 @@ def parse_payload(
         document = bodies.decode_json(
             body, content_type, options.max_body_bytes, options.max_json_depth
         )
-        return parser(document, received_at, options)
+        parsed = parser(document, received_at, options)
+        _check_count(parsed, options.max_alerts)
+        return parsed
     except PayloadError as exc:
         log.info("payload refused", extra={"source": source, "status": exc.status})
         raise
+
+
+def _check_count(parsed: ParsedPayload, limit: int) -> None:
+    count = len(parsed.alerts)
+    if count > limit:
+        raise PayloadError(
+            f"payload has {count:,} alerts, more than the limit of {limit:,} per payload "
+            "(ALERT_MAX_PER_PAYLOAD): send them in smaller batches",
+            413,
+        )

@@ -23,6 +23,8 @@ class IngestOptions:
 
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 32
+    # More alerts than this in one payload is refused whole (413), never silently cut.
+    max_alerts: int = 500
     service_label_order: tuple[str, ...] = DEFAULT_SERVICE_LABEL_ORDER
 
 

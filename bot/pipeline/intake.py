@@ -18,6 +18,7 @@ from bot.models import (
     Incident,
     RawPayload,
 )
+from bot.pipeline.filing import Filer
 from bot.pipeline.stage import Stage
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class IngestReceipt:
 class _Filing:
     """Per-payload bookkeeping: incidents looked up once per group, alerts by incident."""
 
+    filer: Filer
     by_group: dict[tuple[str, AlertStatus], Incident | None] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
@@ -110,7 +112,7 @@ class Intake(Stage):
         receipt = IngestReceipt(
             source=source, received=len(parsed.alerts), truncated=parsed.truncated
         )
-        filed = _Filing()
+        filed = _Filing(Filer(self.store, self.coordination, self.options.storm))
         for alert in parsed.alerts:
             alert.raw_ref = raw.id
             await self._place_alert(alert, now, receipt, filed, conversation)
@@ -119,6 +121,7 @@ class Intake(Stage):
         for incident_id, stored in filed.alerts.items():
             await self._count(filed.incidents[incident_id], stored, now)
             await self._note_resolved(incident_id, stored, now)
+        await filed.filer.settle(filed.alerts, now)
         if parsed.truncated:
             log.warning(
                 "source left out alerts", extra={"source": source, "truncated": parsed.truncated}
@@ -143,13 +146,12 @@ class Intake(Stage):
             incident = filed.by_group[key]
             alert.incident_id = incident.id if incident else None
             return
-        created = False
+        created = in_storm = False
         if alert.status is AlertStatus.FIRING:
-            candidate = incidents.candidate_for(alert, now)
-            candidate.conversation = conversation
-            incident, created = await self.store.open_incident_for_group(candidate)
+            placed = await filed.filer.place_firing(alert, now, conversation)
+            incident, created, in_storm = placed.incident, placed.created, placed.in_storm
         else:
-            incident = await self.store.latest_incident_for_group(alert.group_key)
+            incident = await filed.filer.place_resolved(alert, now)
         filed.by_group[key] = incident
         alert.incident_id = incident.id if incident else None
         if incident is None:
@@ -167,14 +169,25 @@ class Intake(Stage):
                 at=now,
                 actor=alert.source,
                 kind=EventKind.INCIDENT_OPENED,
-                message=f"Opened by {alert.source} alert: {alert.title}",
+                message=self._opened_by(alert, in_storm),
                 service=alert.service,
                 service_flags=alert.service_flags,
                 group_key=alert.group_key,
                 alert_id=alert.id,
             )
-        elif conversation is not None:
+        elif conversation is not None and not in_storm:
+            # A storm's alerts get no message each: the storm incident's card tells the story.
             await self.notifier.alert_joined(incident, conversation)
+
+    def _opened_by(self, alert: Alert, in_storm: bool) -> str:
+        if not in_storm:
+            return f"Opened by {alert.source} alert: {alert.title}"
+        rule = self.options.storm
+        return (
+            f"Alert storm: more than {rule.threshold} new incidents within "
+            f"{rule.window_seconds:g} s; new alert groups join this incident until the rate "
+            f"falls. First: {alert.source} alert: {alert.title}"
+        )
 
     async def _store_alerts(
         self, alerts: list[Alert], now: datetime, receipt: IngestReceipt, filed: _Filing

@@ -12,6 +12,7 @@ from bot.errors import NotFound
 from bot.ingest import IngestOptions
 from bot.models import BOT_ACTOR, ActionRequest, ConversationRef, Incident, Triage
 from bot.pipeline.queue import TriageQueue
+from bot.pipeline.storm import StormRule
 from bot.policy import Policy
 from bot.ports import (
     Clock,
@@ -52,6 +53,8 @@ class FlowOptions:
     admin_approvers: tuple[str, ...] = ()
     # Raw payloads are kept redacted unless this says to keep the exact bytes.
     keep_raw_payloads: bool = False
+    # When new incidents open faster than this, new groups join one storm incident.
+    storm: StormRule = field(default_factory=StormRule)
 
 
 class NoDirectory:

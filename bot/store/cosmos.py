@@ -542,3 +542,54 @@ class CosmosStore(CosmosDeliveries):
         except NotFound:
             return 0
         return int(item["value"])
+
+    async def join_lease(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> str:
+        lease_id = wire.item_id("lease", name)
+        what = f"lease {name!r}"
+        expires = wire.instant(now + timedelta(seconds=ttl_seconds))
+        for attempt in range(CAS_ATTEMPTS):
+            try:
+                current = await self.items.read(LEASES, lease_id, lease_id, what)
+            except NotFound:
+                body = {"id": lease_id, "name": name, "owner": owner, "expiresAt": expires}
+                try:
+                    await self.items.create(LEASES, body, what)
+                    return owner
+                except Conflict:
+                    continue
+            held = current["expiresAt"] > wire.instant(now)
+            holder = str(current["owner"]) if held else owner
+            half = wire.instant(now + timedelta(seconds=ttl_seconds / 2))
+            if held and current["expiresAt"] > half:
+                return holder
+            body = {"id": lease_id, "name": name, "owner": holder, "expiresAt": expires}
+            try:
+                await self.items.replace(LEASES, body, current["_etag"], what)
+                return holder
+            except Conflict:
+                await _backoff(attempt)
+        raise StoreError(f"lease {name!r}: gave up after {CAS_ATTEMPTS} concurrent updates")
+
+    async def lease_holder(self, name: str, now: datetime) -> str | None:
+        lease_id = wire.item_id("lease", name)
+        try:
+            current = await self.items.read(LEASES, lease_id, lease_id, f"lease {name!r}")
+        except NotFound:
+            return None
+        return str(current["owner"]) if current["expiresAt"] > wire.instant(now) else None
+
+    async def add_to_window(self, name: str, bucket: int, amount: int, span: int) -> int:
+        ids = [wire.item_id("window", f"{name}:{b}") for b in range(bucket - span + 1, bucket + 1)]
+        earlier = await asyncio.gather(*(self._counter_value(i) for i in ids[:-1]))
+        if amount:
+            latest = await self._add_to_counter(ids[-1], amount)
+        else:
+            latest = await self._counter_value(ids[-1])
+        return sum(earlier) + latest
+
+    async def _counter_value(self, counter_id: str) -> int:
+        try:
+            item = await self.items.read(COUNTERS, counter_id, counter_id, "counter")
+        except NotFound:
+            return 0
+        return int(item["value"])

@@ -441,3 +441,54 @@ class SQLiteStore(SQLiteDeliveries):
             return int(row[0]) if row else 0
 
         return await self._read(job)
+
+    async def join_lease(self, name: str, owner: str, now: datetime, ttl_seconds: float) -> str:
+        moment = now.isoformat()
+
+        def job(db: Db) -> str:
+            row = db.execute("SELECT owner, expires_at FROM leases WHERE name = ?", (name,))
+            current = row.fetchone()
+            holder = owner
+            if current and current[1] is not None and current[1] > moment:
+                holder = current[0]
+                if current[1] > (now + timedelta(seconds=ttl_seconds / 2)).isoformat():
+                    return str(holder)
+            db.execute(
+                "INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)",
+                (name, holder, (now + timedelta(seconds=ttl_seconds)).isoformat()),
+            )
+            return str(holder)
+
+        return await self._write(job)
+
+    async def lease_holder(self, name: str, now: datetime) -> str | None:
+        def job(db: Db) -> str | None:
+            row = db.execute(
+                "SELECT owner FROM leases WHERE name = ? AND expires_at > ?",
+                (name, now.isoformat()),
+            ).fetchone()
+            return str(row[0]) if row else None
+
+        return await self._read(job)
+
+    async def add_to_window(self, name: str, bucket: int, amount: int, span: int) -> int:
+        def job(db: Db) -> int:
+            if amount:
+                db.execute(
+                    "INSERT INTO window_counts (name, bucket, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT(name, bucket) DO UPDATE SET value = value + excluded.value",
+                    (name, bucket, amount),
+                )
+                # Buckets far behind every window anyone asks about are only clutter.
+                db.execute(
+                    "DELETE FROM window_counts WHERE name = ? AND bucket < ?",
+                    (name, bucket - 4 * span),
+                )
+            row = db.execute(
+                "SELECT coalesce(sum(value), 0) FROM window_counts"
+                " WHERE name = ? AND bucket > ? AND bucket <= ?",
+                (name, bucket - span, bucket),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._write(job) if amount else await self._read(job)

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at TEXT);
 CREATE TABLE IF NOT EXISTS token_usage (day TEXT PRIMARY KEY, tokens INTEGER NOT NULL);
+-- storm mode's shared counts per time bucket (IF NOT EXISTS adds it to older files as well)
+CREATE TABLE IF NOT EXISTS window_counts (
+    name TEXT NOT NULL, bucket INTEGER NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY (name, bucket));
 """
 
 # Version 4: the durable outbox. Sortable UTC instants (``instant``) in the columns; an empty
