@@ -24,4 +24,6 @@ USER bot
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
+# serve refuses to start with open webhooks: pass ALERT_WEBHOOK_TOKEN (docs/deploy.md), or
+# ALERT_WEBHOOK_ALLOW_UNAUTHENTICATED=true on purpose for a local trial.
 CMD ["incident-bot", "serve", "--host", "0.0.0.0", "--port", "8080"]

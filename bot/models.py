@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 from datetime import datetime
 from enum import StrEnum
@@ -163,9 +165,30 @@ class EventKind(StrEnum):
 BOT_ACTOR = "incident-bot"
 
 
+class _IdSource:
+    """Random ids without a system call each: a generator seeded from the OS, reseeded in every
+    forked child (so forked replicas never share a sequence). Ids name things; they are not
+    secrets — every click is authorised from the signed payload, not from its id."""
+
+    def __init__(self) -> None:
+        self._random = random.Random(secrets.token_bytes(32))
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        """Start a fresh sequence (after fork)."""
+        self._random = random.Random(secrets.token_bytes(32))
+
+    def hex(self, digits: int) -> str:
+        """``digits`` random hex digits."""
+        return f"{self._random.getrandbits(4 * digits):0{digits}x}"
+
+
+_IDS = _IdSource()
+
+
 def new_id(prefix: str) -> str:
     """A short random identifier such as ``inc-3f9a1c7e2b``."""
-    return f"{prefix}-{secrets.token_hex(5)}"
+    return f"{prefix}-{_IDS.hex(10)}"
 
 
 class Model(BaseModel):

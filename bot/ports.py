@@ -68,9 +68,14 @@ class Store(Protocol):
         """Store an alert; False (and nothing written) when its dedup key is already stored."""
 
     async def add_alerts(
-        self, alerts: Sequence[Alert], counts: Mapping[str, int] | None = None
+        self,
+        alerts: Sequence[Alert],
+        counts: Mapping[str, int] | None = None,
+        *,
+        raw: RawPayload | None = None,
     ) -> list[bool]:
-        """Store one payload's alerts; per alert True when stored, False for a resend.
+        """Store one payload's alerts (and its raw body); per alert True when stored, False
+        for a resend.
 
         In input order; a dedup key repeated within the batch is stored once (its first
         occurrence). With ``counts`` (incident id -> alerts of the batch filed under it) each

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.models import (
+    OPEN_ACTION_STATES,
     ActionRequest,
     ActionState,
     Alert,
@@ -22,8 +23,6 @@ from bot.models import (
     Incident,
     Triage,
 )
-
-OPEN_STATES = frozenset({ActionState.PROPOSED, ActionState.PENDING_APPROVAL, ActionState.APPROVED})
 
 
 @dataclass
@@ -193,7 +192,7 @@ def follow_ups(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> list[str]:
                 f"{w.action(request)} expired unapproved ({w.id(request.id)}): "
                 "was it needed, and were approvers reachable?"
             )
-        elif request.state in OPEN_STATES:
+        elif request.state in OPEN_ACTION_STATES:
             items.append(f"Close out open request {w.id(request.id)} ({request.state.value}).")
     unhelpful = [f for f in facts.feedback if not f.helpful]
     if unhelpful:

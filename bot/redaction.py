@@ -499,6 +499,9 @@ def _cut_private_keys(text: str) -> str:
 
 
 _PAIR_NAMES = ("name", "key", "Name", "Key")
+# Short strings are remembered (bounded): 8,192 entries of at most 256 characters.
+CACHED_CHARS = 256
+CACHE_SIZE = 8192
 
 
 class Redactor:
@@ -506,6 +509,28 @@ class Redactor:
 
     def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
         self._patterns = _builtin_patterns() + compile_extra(extra_patterns)
+        hints = sorted({h for p in self._patterns for h in p.hints}, key=len, reverse=True)
+        # One scan finds every hint present: a lookahead at each position reports the longest
+        # hint starting there, and each hint implies the shorter hints it contains.
+        self._hint_scan = (
+            re.compile("(?=(" + "|".join(re.escape(h) for h in hints) + "))") if hints else None
+        )
+        self._implied = {h: frozenset(o for o in hints if o in h) for h in hints}
+        self._redact_short = lru_cache(maxsize=CACHE_SIZE)(self._redact)
+        self._always = tuple(i for i, p in enumerate(self._patterns) if not p.hints)
+        self._by_hint = {
+            h: tuple(i for i, p in enumerate(self._patterns) if h in p.hints) for h in hints
+        }
+
+    def _hints_in(self, lowered: str) -> frozenset[str]:
+        if self._hint_scan is None:
+            return frozenset()
+        found: set[str] = set()
+        for match in self._hint_scan.finditer(lowered):
+            hint = match.group(1)
+            if hint not in found:
+                found |= self._implied[hint]
+        return frozenset(found)
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret or personal value replaced by a marker.
@@ -514,12 +539,20 @@ class Redactor:
         """
         if not text:
             return text
+        if len(text) <= CACHED_CHARS:
+            # Label names, severities, service names recur in every alert of a stream.
+            return self._redact_short(text)
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
         text = _cut_private_keys(text)
         # A literal check skips most patterns on most texts; markers never add a hint.
-        lowered = text.lower()
-        for pattern in self._patterns:
-            if not pattern.hints or any(hint in lowered for hint in pattern.hints):
-                text = pattern.regex.sub(pattern.replace, text)
+        chosen = set(self._always)
+        for hint in self._hints_in(text.lower()):
+            chosen.update(self._by_hint[hint])
+        for index in sorted(chosen):  # in the patterns' own order: earlier rules win
+            pattern = self._patterns[index]
+            text = pattern.regex.sub(pattern.replace, text)
         return text
 
     def redact_value(self, key: str, value: T) -> T:

@@ -105,12 +105,10 @@ def alert_endpoint(runtime: Runtime, web: WebConfig) -> Callable[..., Awaitable[
         if source not in SOURCES:
             return _error(404, f"unknown alert source {source!r}; known: {', '.join(SOURCES)}")
         try:
-            receipt = await asyncio.wait_for(
-                runtime.pipeline.receive(
+            async with asyncio.timeout(web.store_timeout_seconds):
+                receipt = await runtime.pipeline.receive(
                     source, body, request.headers.get("content-type"), utcnow()
-                ),
-                web.store_timeout_seconds,
-            )
+                )
         except PayloadError as exc:
             metrics.ALERTS_RECEIVED.labels(source, "rejected").inc()
             return _error(exc.status, str(exc), source=source)

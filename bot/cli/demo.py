@@ -139,7 +139,10 @@ async def _card(walk: Walk) -> None:
         first = walk.results[0]
         alerts = await walk.runtime.store.list_alerts(first.incident.id, limit=5)
         redactor = walk.pipeline.redactor
-        say(render_card_text(first.incident, first.triage, first.requests, alerts, redactor))
+        card = render_card_text(
+            first.incident, first.triage, first.requests, alerts, redactor, escape=str
+        )
+        say(card)
 
 
 async def _approve(walk: Walk) -> None:

@@ -108,7 +108,6 @@ class Intake(Stage):
             body=self._raw_text(body),
             received_at=now,
         )
-        await self.store.add_raw(raw)
         receipt = IngestReceipt(
             source=source, received=len(parsed.alerts), truncated=parsed.truncated
         )
@@ -116,7 +115,7 @@ class Intake(Stage):
         for alert in parsed.alerts:
             alert.raw_ref = raw.id
             await self._place_alert(alert, now, receipt, filed, conversation)
-        await self._store_alerts(parsed.alerts, now, receipt, filed)
+        await self._store_alerts(parsed.alerts, raw, receipt, filed)
         _count_receipt(receipt)
         for incident_id, stored in filed.alerts.items():
             await self._count(filed.incidents[incident_id], stored, now)
@@ -190,7 +189,7 @@ class Intake(Stage):
         )
 
     async def _store_alerts(
-        self, alerts: list[Alert], now: datetime, receipt: IngestReceipt, filed: _Filing
+        self, alerts: list[Alert], raw: RawPayload, receipt: IngestReceipt, filed: _Filing
     ) -> None:
         """One store call for the whole payload; resends are counted, not stored again."""
         counts: dict[str, int] = defaultdict(int)
@@ -198,7 +197,7 @@ class Intake(Stage):
             if alert.incident_id is not None:
                 counts[alert.incident_id] += 1
         # The store adds what it actually stored to each incident's count in the same write.
-        stored_flags = await self.store.add_alerts(alerts, counts)
+        stored_flags = await self.store.add_alerts(alerts, counts, raw=raw)
         for alert, stored in zip(alerts, stored_flags, strict=True):
             if not stored:
                 receipt.duplicates += 1

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.models import (
+    BOT_ACTOR,
     Approval,
     Category,
     Decision,
@@ -52,7 +53,7 @@ class EvaluationContext:
     severity: Severity
     confidence: float
     now: datetime
-    requester: str = "incident-bot"
+    requester: str = BOT_ACTOR
     pending_actions: int = 0
     approvals: tuple[Approval, ...] = ()
     group_members: Mapping[str, frozenset[str]] = field(default_factory=dict)

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 COMMAND = "/incident"
 SEVERITY = re.compile(r"^sev[0-3]$", re.IGNORECASE)
 UNKNOWN_SERVICE = "unknown"
-CHANNEL_NAME_CHARS = 80
 LIST_LIMIT = 20
 SLOW = frozenset({"declare", "triage"})
 NEEDS_ID = frozenset({"timeline", "resolve", "postmortem"})

@@ -115,7 +115,11 @@ class CosmosStore(CosmosDeliveries):
         return True
 
     async def add_alerts(
-        self, alerts: Sequence[Alert], counts: Mapping[str, int] | None = None
+        self,
+        alerts: Sequence[Alert],
+        counts: Mapping[str, int] | None = None,
+        *,
+        raw: RawPayload | None = None,
     ) -> list[bool]:
         """Store one payload's alerts; per alert True when stored, False for a resend.
 
@@ -129,6 +133,8 @@ class CosmosStore(CosmosDeliveries):
         ``version`` bumped, under etag CAS. A failure part-way leaves the alerts already stored
         in place (a retried payload finds them and answers False for them).
         """
+        if raw is not None:
+            await self.add_raw(raw)
         batch = list(alerts)
         firsts: dict[str, int] = {}
         for index, alert in enumerate(batch):

@@ -140,7 +140,11 @@ class SQLiteStore(SQLiteDeliveries):
         return await self._write(lambda db: rows.insert_alert(db, alert))
 
     async def add_alerts(
-        self, alerts: Sequence[Alert], counts: Mapping[str, int] | None = None
+        self,
+        alerts: Sequence[Alert],
+        counts: Mapping[str, int] | None = None,
+        *,
+        raw: RawPayload | None = None,
     ) -> list[bool]:
         """Store one payload's alerts in one transaction; True for each one stored.
 
@@ -156,7 +160,13 @@ class SQLiteStore(SQLiteDeliveries):
         batch = list(alerts)
         wanted = list(counts or ())
 
+        raw_row = (raw.id, raw.received_at.isoformat(), dump(raw)) if raw is not None else None
+
         def job(db: Db) -> list[bool]:
+            if raw_row is not None:
+                db.execute(
+                    "INSERT INTO raw_payloads (id, received_at, doc) VALUES (?, ?, ?)", raw_row
+                )
             stored = [rows.insert_alert(db, alert) for alert in batch]
             if wanted:
                 rows.count_alerts(
@@ -178,6 +188,17 @@ class SQLiteStore(SQLiteDeliveries):
 
     # incidents
     async def open_incident_for_group(self, candidate: Incident) -> tuple[Incident, bool]:
+        if candidate.group_key is not None:
+            # Most alerts join an open incident: find it on the reader, off the write queue.
+            # The write below re-checks, so a race with a resolve or a create stays atomic.
+            found = await self._docs(
+                Incident,
+                "SELECT doc FROM incidents WHERE group_key = ? AND status = 'open'",
+                (candidate.group_key,),
+            )
+            if found:
+                return found[0], False
+
         def job(db: Db) -> tuple[Incident, bool]:
             if candidate.group_key is not None:
                 row = db.execute(

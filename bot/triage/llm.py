@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.errors import TriageError
-from bot.models import Alert, Event, EventKind, Incident, RunbookChunk, TokenUsage, Triage
+from bot.models import (
+    BOT_ACTOR,
+    Alert,
+    Event,
+    EventKind,
+    Incident,
+    RunbookChunk,
+    TokenUsage,
+    Triage,
+)
 from bot.ports import Backend, ChatGateway, ChatMessage, Completion
 from bot.redaction import Redactor
 from bot.triage.context import TriageContext
@@ -165,7 +174,7 @@ class LLMTriager:
             Event(
                 incident_id=incident.id,
                 at=now,
-                actor="incident-bot",
+                actor=BOT_ACTOR,
                 kind=EventKind.TRIAGE_BUDGET_EXHAUSTED,
                 message=(
                     f"Daily LLM token budget used up ({used}/{self.budget.daily_tokens} tokens); "

@@ -15,7 +15,7 @@ from bot.actions import ExecutionPlan
 from bot.config import PROJECT_ROOT
 from bot.models import ActionRequest, Category, Incident, Proposal, Severity, Triage
 from bot.policy import EvaluationContext, Policy, load_policy
-from bot.ports import RunReport
+from bot.ports import Executor, RunReport
 from bot.store.sqlite import SQLiteStore
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -55,7 +55,7 @@ def recorder() -> RecordingExecutor:
     return RecordingExecutor()
 
 
-def executors_for(recorder: RecordingExecutor) -> dict[str, actions.Executor]:
+def executors_for(recorder: RecordingExecutor) -> dict[str, Executor]:
     return {"dry_run": recorder, "http": recorder, "command": recorder}
 
 
