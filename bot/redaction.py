@@ -181,6 +181,14 @@ def _card(match: re.Match[str]) -> str:
     return text
 
 
+def _email(match: re.Match[str]) -> str:
+    text = match.group(0)
+    # A real domain ends in a name (letters); ``runbook@1.2.0`` is an id at a version.
+    if not any(char.isalpha() for char in text.rsplit(".", 1)[-1]):
+        return text
+    return marker("email")
+
+
 def _ipv6(match: re.Match[str]) -> str:
     text = match.group(0)
     try:
@@ -434,7 +442,7 @@ _BUILTIN: tuple[tuple[str, str, Replacement | str | None, str], ...] = (
     (
         "email",
         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}+@[A-Za-z0-9-]{1,63}+(?:\.[A-Za-z0-9-]{1,63}+)+",
-        None,
+        _email,
         "@",
     ),
     ("ipv6", r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}+:){2,7}+[0-9A-Fa-f]{0,4}+(?![\w:])", _ipv6, ":"),

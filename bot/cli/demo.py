@@ -11,6 +11,7 @@ from bot.cli.terminal import say
 from bot.clock import utcnow
 from bot.compose import Root
 from bot.models import ActionState, Vote
+from bot.notify import RecordingNotifier
 from bot.pipeline import Pipeline, TriageResult
 from bot.reports import render_card_text
 from bot.runtime import Runtime
@@ -56,7 +57,8 @@ class Walk:
 async def run_demo(root: Root) -> int:
     """Run the walk-through in a throw-away store; returns the exit code."""
     with tempfile.TemporaryDirectory(prefix="incident-bot-demo-") as tmp:
-        walk = Walk(root.offline(Path(tmp)).runtime())
+        # Slack is off: the notifier only records, so the walk-through is not interleaved with logs.
+        walk = Walk(root.offline(Path(tmp)).runtime(notifier=RecordingNotifier()))
         try:
             _introduce(walk)
             payloads = sample_payloads()

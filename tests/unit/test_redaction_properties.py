@@ -171,7 +171,15 @@ def alert_text(draw: st.DrawFn) -> list[str]:
 def test_planted_secrets_never_survive_in_text() -> None:
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=600, deadline=None, database=None, suppress_health_check=SLOW)
+    # Derandomized: the assertion below needs every kind planted, which a random run of 600
+    # examples misses now and then; a fixed seed keeps the test exact and repeatable.
+    @settings(
+        max_examples=600,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=SLOW,
+    )
     @given(plant=planted(), words=alert_text(), where=st.integers(0, 30))
     def check(plant: tuple[str, str, str], words: list[str], where: int) -> None:
         kind, carrier, secret = plant
