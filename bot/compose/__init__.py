@@ -18,9 +18,12 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 from bot.actions.executors import CommandExecutor, DryRunExecutor, HttpExecutor
 from bot.compose import llm, runbooks, stores
 from bot.config import LLMProvider, RunbookBackend, Settings, StoreBackend, load_settings
+from bot.errors import ConfigError
 from bot.ingest import IngestOptions
 from bot.notify import SilentNotifier
 from bot.pipeline import (
@@ -34,7 +37,7 @@ from bot.pipeline import (
 from bot.pipeline.storm import StormRule
 from bot.policy import Policy, load_policy
 from bot.policy.documents import ExecutorKind
-from bot.ports import Backend, Directory, Executor, Notifier, RunbookSearch
+from bot.ports import Backend, Directory, Executor, Notifier, RunbookSearch, Triager
 from bot.redaction import Redactor
 from bot.retrieval import RunbookIndex
 from bot.retrieval.index import IndexStats, Progress
@@ -119,6 +122,44 @@ class Root:
             ),
             ExecutorKind.COMMAND.value: CommandExecutor(settings.action_timeout_seconds),
         }
+
+    def evaluation_triager(
+        self,
+        store: Backend,
+        provider: str,
+        *,
+        base_url: str = "",
+        model: str = "",
+        api_key_env: str = "",
+    ) -> Triager:
+        """A triager to score: these settings with the provider, endpoint (Azure: endpoint),
+        model (Azure: deployment) and the key read from ``api_key_env`` overridden, and no
+        daily token budget, so a whole labelled set is scored."""
+        try:
+            chosen = LLMProvider(provider)
+        except ValueError:
+            raise ConfigError(f"--provider: unknown provider {provider!r}") from None
+        key: SecretStr | None = None
+        if api_key_env:
+            value = os.environ.get(api_key_env, "")
+            if not value:
+                raise ConfigError(f"--api-key-env: {api_key_env} is not set")
+            key = SecretStr(value)
+        update: dict[str, Any] = {"llm_provider": chosen, "llm_daily_token_budget": 0}
+        if chosen is LLMProvider.AZURE:
+            update.update(azure_openai_endpoint=base_url, azure_openai_deployment=model)
+            update.update({"azure_openai_api_key": key} if key is not None else {})
+        elif chosen is LLMProvider.OPENAI:
+            update.update(openai_base_url=base_url, llm_model=model)
+            update.update({"openai_api_key": key} if key is not None else {})
+        settings = self._settings.model_copy(update={k: v for k, v in update.items() if v != ""})
+        if chosen is LLMProvider.AZURE and not (
+            settings.azure_openai_endpoint and settings.azure_openai_deployment
+        ):
+            raise ConfigError(
+                "--provider azure needs --base-url (endpoint) and --model (deployment)"
+            )
+        return llm.build_triager(settings, store)
 
     def replica_id(self) -> str:
         """This process's name in leases and claims."""

@@ -241,7 +241,7 @@ async def test_invariant_1_invalid_output_falls_back_without_actions(
     )
     assert len(server.requests) == 3  # the first try plus two validation retries
     assert triage.execution_status is ExecutionStatus.RECOVERED_FALLBACK
-    assert triage.provider == "rules" and triage.model == "rules-v1"
+    assert triage.provider == "rules" and triage.model == "rules-v2"
     assert triage.proposals == []
     assert triage.raw_responses == [bad, bad, bad]
     assert sum(error.startswith("attempt ") for error in triage.errors) >= 3

@@ -47,7 +47,7 @@ def test_deployment_alert_gets_deployment_proposals_with_only_known_params() -> 
     )
     triage = ENGINE.triage(incident, alerts, [], ALL_ACTIONS, NOW)
     assert triage.category is Category.DEPLOYMENT
-    assert triage.provider == "rules" and triage.model == "rules-v1"
+    assert triage.provider == "rules" and triage.model == "rules-v2"
     assert triage.execution_status is ExecutionStatus.COMPLETED
     by_action = {p.action: p for p in triage.proposals}
     assert set(by_action) == {"collect_diagnostics", "notify_oncall", "rollback_deployment"}
