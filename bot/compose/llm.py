@@ -59,40 +59,40 @@ def _azure_args(settings: Settings, *, chat: bool) -> dict[str, Any]:
     return args
 
 
+def _client_args(settings: Settings, *, chat: bool, asynchronous: bool) -> dict[str, Any]:
+    """Constructor arguments for either client: endpoint, key or Entra ID token, timeouts."""
+    if not _uses_azure(settings):
+        return {
+            "api_key": _openai_key(settings),
+            "base_url": settings.openai_base_url or None,
+            **_common(settings),
+        }
+    args = _azure_args(settings, chat=chat)
+    if "api_key" not in args:
+        if asynchronous:
+            from azure.identity.aio import DefaultAzureCredential as Credential
+            from azure.identity.aio import get_bearer_token_provider as provider
+        else:
+            from azure.identity import DefaultAzureCredential as Credential  # type: ignore[assignment]
+            from azure.identity import get_bearer_token_provider as provider  # type: ignore[assignment]
+        args["azure_ad_token_provider"] = provider(Credential(), COGNITIVE_SCOPE)
+    return args
+
+
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
     """The async client for chat: Azure OpenAI (key, else Entra ID) or OpenAI-compatible."""
-    if not _uses_azure(settings):
-        return openai.AsyncOpenAI(
-            api_key=_openai_key(settings),
-            base_url=settings.openai_base_url or None,
-            **_common(settings),
-        )
-    args = _azure_args(settings, chat=True)
-    if "api_key" not in args:
-        from azure.identity.aio import DefaultAzureCredential, get_bearer_token_provider
-
-        args["azure_ad_token_provider"] = get_bearer_token_provider(
-            DefaultAzureCredential(), COGNITIVE_SCOPE
-        )
-    return openai.AsyncAzureOpenAI(**args)
+    args = _client_args(settings, chat=True, asynchronous=True)
+    if _uses_azure(settings):
+        return openai.AsyncAzureOpenAI(**args)
+    return openai.AsyncOpenAI(**args)
 
 
 def openai_sync_client(settings: Settings) -> openai.OpenAI:
     """The same endpoint and credentials as a sync client, for embeddings (run in threads)."""
-    if not _uses_azure(settings):
-        return openai.OpenAI(
-            api_key=_openai_key(settings),
-            base_url=settings.openai_base_url or None,
-            **_common(settings),
-        )
-    args = _azure_args(settings, chat=False)
-    if "api_key" not in args:
-        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-
-        args["azure_ad_token_provider"] = get_bearer_token_provider(
-            DefaultAzureCredential(), COGNITIVE_SCOPE
-        )
-    return openai.AzureOpenAI(**args)
+    args = _client_args(settings, chat=False, asynchronous=False)
+    if _uses_azure(settings):
+        return openai.AzureOpenAI(**args)
+    return openai.OpenAI(**args)
 
 
 def build_gateway(settings: Settings) -> OpenAIChat:
