@@ -172,11 +172,16 @@ class Settings(BaseSettings):
 
     # operations
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
-    replica_id: str = Field(default="", alias="REPLICA_ID")
+    # "/" separates the replica from its boot in lease owners (``{replica}/{boot}/{attempt}``).
+    replica_id: str = Field(default="", pattern=r"^[^/]*$", alias="REPLICA_ID")
     triage_workers: int = Field(default=4, ge=1, le=64, alias="TRIAGE_WORKERS")
     triage_queue_capacity: int = Field(default=1000, ge=1, alias="TRIAGE_QUEUE_CAPACITY")
     incident_admins: CsvList = Field(default_factory=list, alias="INCIDENT_ADMINS")
     keep_raw_payloads: bool = Field(default=False, alias="KEEP_RAW_PAYLOADS")
+    raw_payload_retention_days: float = Field(
+        default=30.0, gt=0, le=3650, alias="RAW_PAYLOAD_RETENTION_DAYS"
+    )
+    outbox_retention_days: float = Field(default=7.0, gt=0, le=3650, alias="OUTBOX_RETENTION_DAYS")
     store_busy_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, alias="STORE_BUSY_TIMEOUT_SECONDS"
     )

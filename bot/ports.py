@@ -64,6 +64,10 @@ class Store(Protocol):
 
     async def get_raw(self, raw_id: str) -> RawPayload: ...
 
+    async def prune_raw(self, before: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` raw payloads received before ``before``, oldest first;
+        return how many went."""
+
     async def add_alert(self, alert: Alert) -> bool:
         """Store an alert; False (and nothing written) when its dedup key is already stored."""
 
@@ -165,6 +169,12 @@ class Coordination(Protocol):
     async def release_lease(self, name: str, owner: str, now: datetime) -> None:
         """Let a lease go early (only if ``owner`` still holds it)."""
 
+    async def release_leases_of(
+        self, owner_prefix: str, now: datetime, *, keep_prefix: str
+    ) -> list[str]:
+        """Let go every unexpired lease whose owner starts with ``owner_prefix`` but not with
+        ``keep_prefix`` (a restarted replica's earlier boots); return the leases' names."""
+
     async def add_token_usage(self, day: str, tokens: int) -> int:
         """Add to a day's LLM token counter and return the new total."""
 
@@ -207,6 +217,11 @@ class Deliveries(Protocol):
 
     async def delivery_backlog(self) -> tuple[int, datetime | None]:
         """How many deliveries are pending, and when the oldest of them was written."""
+
+    async def prune_deliveries(self, before: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` deliveries written before ``before`` that are finished
+        (delivered or superseded) and recorded, oldest first; return how many went. Failed
+        ones stay: they are the record of what never reached the chat tool."""
 
 
 class Backend(Store, Coordination, Deliveries, Protocol):

@@ -25,8 +25,10 @@ class Runtime:
     readiness: list[Probe] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the triage workers, then the start-up hooks (scheduler, Slack)."""
+        """Start the triage workers, recover what an earlier boot of this replica left
+        (its leases, untriaged incidents), then the start-up hooks (scheduler, Slack)."""
         self.pipeline.start()
+        await self.pipeline.recover()
         for hook in self.on_start:
             await hook()
 

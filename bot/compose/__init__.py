@@ -51,6 +51,9 @@ __all__ = ["Root", "Runtime", "load_settings"]
 
 log = logging.getLogger(__name__)
 
+# Retention is counted in days: pruning hourly keeps each run's batch small.
+PRUNE_EVERY_SECONDS = 3600.0
+
 
 class Root:
     """Settings in, built parts out."""
@@ -192,6 +195,8 @@ class Root:
             admin_approvers=tuple(settings.incident_admins),
             keep_raw_payloads=settings.keep_raw_payloads,
             storm=StormRule(settings.storm_threshold, settings.storm_window_seconds),
+            raw_retention_days=settings.raw_payload_retention_days,
+            outbox_retention_days=settings.outbox_retention_days,
         )
 
     def delivery_options(self) -> DeliveryOptions:
@@ -267,6 +272,7 @@ class Root:
             "triage": (every, pipeline.triage_untriaged),
             "reindex": (settings.runbook_reindex_seconds, reindex),
             "outbox": (settings.outbox_interval_seconds, pipeline.deliver_due),
+            "prune": (PRUNE_EVERY_SECONDS, pipeline.prune),
         }
 
     def app(self, *, socket_mode: bool = False) -> Starlette:

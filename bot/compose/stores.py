@@ -37,4 +37,9 @@ def build_cosmos(settings: Settings) -> Backend:
         verify_tls=settings.cosmos_verify_tls,
         throughput=settings.cosmos_throughput,
     )
-    return CosmosStore(items)
+    day = 86400
+    return CosmosStore(
+        items,
+        raw_ttl_seconds=int(settings.raw_payload_retention_days * day),
+        outbox_ttl_seconds=int(settings.outbox_retention_days * day),
+    )

@@ -5,6 +5,8 @@
     triaging.py    2. triage: runbooks -> prompt -> model or rules -> validated Triage
                    3. policy: every proposal -> Decision (deny | require_approval | allow)
                    4. action requests filed, the card posted         (``triage_incident``)
+                      start-up: let go of an earlier boot's leases, queue the untriaged
+                      (``recover``); sweep: ``triage_untriaged``
     approvals.py   5. votes: authorisation, N-of-M, requester != approver, expiry  (``vote``)
                    6. execution through ``actions.execute``, the only door to side effects
                       sweeps: expiry and reminders        (``expire_requests``, ``remind_waiting``)
@@ -16,6 +18,8 @@
     queue.py       the bounded triage queue with a fixed number of workers
     deliveries.py  the durable outbox: every chat message stored, then sent once, in order;
                    sweep: send what is due, record late card ids and failures (``deliver_due``)
+    retention.py   sweep: raw payloads and finished deliveries past their retention are
+                   deleted, a bounded batch per run, one replica at a time       (``prune``)
     stage.py       the ports every stage works with, and card bookkeeping they share
 
 Storage, chat, the model and the runbook index are ports (``bot/ports.py``) handed in by the
@@ -33,6 +37,7 @@ from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
 from bot.pipeline.queue import TriageQueue
+from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 
@@ -47,6 +52,7 @@ __all__ = [
     "NoDirectory",
     "Nudge",
     "Pipeline",
+    "Pruned",
     "ResolveResult",
     "ResolveStatus",
     "TriageQueue",
@@ -56,7 +62,7 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Executions, Delivering):
+class Pipeline(Command, Executions, Delivering, Retention):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,9 @@ class FlowOptions:
     approval_ttl_seconds: int = 1800
     reminder_seconds: float = 600.0
     replica_id: str = BOT_ACTOR
+    # This process's run of ``replica_id``: a restart with the same REPLICA_ID gets a new one
+    # and lets go of the leases earlier boots held (``Triaging.recover``).
+    boot_id: str = field(default_factory=lambda: secrets.token_hex(4))
     # An execution claim lasts the executor's timeout plus this margin; then a sweep calls its
     # outcome unknown (ACTION_TIMEOUT_SECONDS, ACTION_CLAIM_MARGIN_SECONDS).
     action_timeout_seconds: float = 30.0
@@ -55,6 +59,10 @@ class FlowOptions:
     keep_raw_payloads: bool = False
     # When new incidents open faster than this, new groups join one storm incident.
     storm: StormRule = field(default_factory=StormRule)
+    # Retention (RAW_PAYLOAD_RETENTION_DAYS, OUTBOX_RETENTION_DAYS): the prune sweep deletes
+    # raw payloads and finished deliveries older than this.
+    raw_retention_days: float = 30.0
+    outbox_retention_days: float = 7.0
 
 
 class NoDirectory:
@@ -83,6 +91,21 @@ class Stage:
     clock: Clock = field(default=utcnow)
     # The outbox (None when no chat tool is configured); its sweep is ``deliver_due``.
     dispatcher: Dispatcher | None = None
+
+    # shared by the stages: who holds a lease ---------------------------------------------------
+    @property
+    def replica_owners(self) -> str:
+        """The prefix of every lease owner this replica id writes, whichever boot."""
+        return f"{self.options.replica_id}/"
+
+    @property
+    def boot_owners(self) -> str:
+        """The prefix of every lease owner this process (this boot) writes."""
+        return f"{self.options.replica_id}/{self.options.boot_id}/"
+
+    def attempt_owner(self) -> str:
+        """A lease owner of its own for one attempt: ``{replica}/{boot}/{attempt}``."""
+        return f"{self.boot_owners}{secrets.token_hex(6)}"
 
     # shared by the stages: where cards are, and keeping them current -----------------------
     async def place_card(

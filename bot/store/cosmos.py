@@ -73,10 +73,24 @@ async def _backoff(attempt: int) -> None:
 
 
 class CosmosStore(CosmosDeliveries):
-    """Store on Azure Cosmos DB; safe for any number of replicas sharing one database."""
+    """Store on Azure Cosmos DB; safe for any number of replicas sharing one database.
 
-    def __init__(self, items: CosmosItems) -> None:
+    Retention: with ``raw_ttl_seconds`` / ``outbox_ttl_seconds`` each raw payload, and each
+    delivery once it is finished and recorded, carries a per-item ``ttl`` and Cosmos DB deletes
+    it on its own (the containers are created with ``defaultTtl`` -1; an account or emulator
+    without TTL leaves them, and ``prune_raw`` / ``prune_deliveries`` delete them instead).
+    """
+
+    def __init__(
+        self,
+        items: CosmosItems,
+        *,
+        raw_ttl_seconds: int | None = None,
+        outbox_ttl_seconds: int | None = None,
+    ) -> None:
         self.items = items
+        self.raw_ttl_seconds = raw_ttl_seconds
+        self.outbox_ttl_seconds = outbox_ttl_seconds
         # request id -> incident id (never changes), so votes on a request are point reads.
         self._request_partitions: OrderedDict[str, str] = OrderedDict()
 
@@ -92,11 +106,22 @@ class CosmosStore(CosmosDeliveries):
 
     # raw payloads and alerts
     async def add_raw(self, raw: RawPayload) -> None:
-        body = {"id": raw.id, "receivedAt": wire.instant(raw.received_at), "doc": _doc(raw)}
+        body: Item = {"id": raw.id, "receivedAt": wire.instant(raw.received_at), "doc": _doc(raw)}
+        if self.raw_ttl_seconds is not None:
+            body["ttl"] = self.raw_ttl_seconds
         await self.items.create(RAW, body, f"raw payload {raw.id}")
 
     async def get_raw(self, raw_id: str) -> RawPayload:
         return _load(RawPayload, await self.items.read(RAW, raw_id, raw_id, f"raw {raw_id!r}"))
+
+    async def prune_raw(self, before: datetime, limit: int = 1000) -> int:
+        found = await self.items.query(
+            RAW,
+            "SELECT TOP @n c.id, c._etag FROM c WHERE c.receivedAt < @before"
+            " ORDER BY c.receivedAt",
+            {"@n": limit, "@before": wire.instant(before)},
+        )
+        return await self.items.delete_found(RAW, found, "raw payload")
 
     async def add_alert(self, alert: Alert, ins: str | None = None) -> bool:
         key_id = wire.item_id("alk", alert.dedup_key)
@@ -537,6 +562,27 @@ class CosmosStore(CosmosDeliveries):
             await self.items.replace(LEASES, released, current["_etag"], f"lease {name!r}")
         except Conflict:
             return  # someone else took it over meanwhile: theirs now
+
+    async def release_leases_of(
+        self, owner_prefix: str, now: datetime, *, keep_prefix: str
+    ) -> list[str]:
+        held = await self.items.query(
+            LEASES,
+            "SELECT * FROM c WHERE STARTSWITH(c.owner, @prefix) AND c.expiresAt > @now",
+            {"@prefix": owner_prefix, "@now": wire.instant(now)},
+        )
+        released: list[str] = []
+        for current in held:
+            if str(current["owner"]).startswith(keep_prefix):
+                continue
+            body = {key: current[key] for key in ("id", "name", "owner")}
+            body["expiresAt"] = wire.instant(now)
+            try:
+                await self.items.replace(LEASES, body, current["_etag"], f"lease {body['name']!r}")
+            except (Conflict, NotFound):
+                continue  # taken over or gone meanwhile: not ours to release any more
+            released.append(str(current["name"]))
+        return released
 
     async def add_token_usage(self, day: str, tokens: int) -> int:
         return await self._add_to_counter(wire.item_id("tokens", day), tokens)

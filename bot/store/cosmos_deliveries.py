@@ -15,9 +15,17 @@ from bot.store import cosmos_wire as wire
 from bot.store.cosmos_items import DELIVERIES, CosmosItems, Item
 
 _PENDING = DeliveryState.PENDING.value
+_DONE = (DeliveryState.DELIVERED.value, DeliveryState.SUPERSEDED.value)
 
 
-def _item(delivery: Delivery) -> Item:
+def _item(delivery: Delivery, ttl_seconds: int | None = None) -> Item:
+    item = _fields(delivery)
+    if ttl_seconds is not None and delivery.reported and delivery.state.value in _DONE:
+        item["ttl"] = ttl_seconds
+    return item
+
+
+def _fields(delivery: Delivery) -> Item:
     return {
         "id": delivery.id,
         "state": delivery.state.value,
@@ -39,12 +47,14 @@ class CosmosDeliveries:
     """The ``Deliveries`` port; mixed into ``CosmosStore``, which owns ``items``."""
 
     items: CosmosItems
+    outbox_ttl_seconds: int | None = None
 
     async def _query(self, sql: str, parameters: dict[str, Any]) -> list[Delivery]:
         return [_load(item) for item in await self.items.query(DELIVERIES, sql, parameters)]
 
     async def add_delivery(self, delivery: Delivery) -> None:
-        await self.items.create(DELIVERIES, _item(delivery), f"delivery {delivery.id}")
+        body = _item(delivery, self.outbox_ttl_seconds)
+        await self.items.create(DELIVERIES, body, f"delivery {delivery.id}")
 
     async def get_delivery(self, delivery_id: str) -> Delivery:
         what = f"delivery {delivery_id!r}"
@@ -56,7 +66,8 @@ class CosmosDeliveries:
         if _load(current).version != delivery.version:
             raise Conflict(f"delivery {delivery.id} changed since version {delivery.version}")
         stored = delivery.model_copy(update={"version": delivery.version + 1})
-        await self.items.replace(DELIVERIES, _item(stored), current["_etag"], what)
+        body = _item(stored, self.outbox_ttl_seconds)
+        await self.items.replace(DELIVERIES, body, current["_etag"], what)
         return stored
 
     async def list_due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
@@ -77,6 +88,21 @@ class CosmosDeliveries:
             " ORDER BY c.createdAt",
             {"@n": limit, "@pending": _PENDING},
         )
+
+    async def prune_deliveries(self, before: datetime, limit: int = 1000) -> int:
+        found = await self.items.query(
+            DELIVERIES,
+            "SELECT TOP @n c.id, c._etag FROM c WHERE (c.state = @delivered"
+            " OR c.state = @superseded) AND c.reported = true AND c.createdAt < @before"
+            " ORDER BY c.createdAt",
+            {
+                "@n": limit,
+                "@delivered": _DONE[0],
+                "@superseded": _DONE[1],
+                "@before": wire.instant(before),
+            },
+        )
+        return await self.items.delete_found(DELIVERIES, found, "delivery")
 
     async def delivery_backlog(self) -> tuple[int, datetime | None]:
         counted = await self.items.query(

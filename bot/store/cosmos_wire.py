@@ -54,6 +54,23 @@ def is_missing(exc: BaseException) -> bool:
     return status == 500 and _EMULATOR_MISSING_MARKER in str(exc)
 
 
+# Cosmos DB's sub-status for "the container or database this request names does not exist".
+OWNER_MISSING_SUBSTATUS = 1003
+
+
+def owner_missing(exc: BaseException) -> bool | None:
+    """Whether a not-found error means the container or database is gone (not the item).
+
+    True for sub-status 1003, False for another sub-status, None when the service sent none
+    (the local protocol server never does): then only reading the container can tell.
+    """
+    cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+    sub_status = getattr(cause, "sub_status", None)
+    if sub_status is None:
+        return None
+    return int(sub_status) == OWNER_MISSING_SUBSTATUS
+
+
 def is_exists(exc: BaseException) -> bool:
     """True for 409: an item with this id already exists in the partition."""
     return status_of(exc) == 409

@@ -12,7 +12,7 @@ import functools
 import sqlite3
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,6 +135,21 @@ class SQLiteStore(SQLiteDeliveries):
 
     async def get_raw(self, raw_id: str) -> RawPayload:
         return await self._one(RawPayload, "raw_payloads", raw_id)
+
+    async def prune_raw(self, before: datetime, limit: int = 1000) -> int:
+        # received_at holds isoformat() of UTC instants, which sort in time order.
+        cutoff = before.astimezone(UTC).isoformat()
+
+        def job(db: Db) -> int:
+            cur = db.execute(
+                "DELETE FROM raw_payloads WHERE rowid IN (SELECT rowid FROM raw_payloads"
+                " INDEXED BY raw_payloads_received WHERE received_at < ?"
+                " ORDER BY received_at LIMIT ?)",
+                (cutoff, limit),
+            )
+            return int(cur.rowcount)
+
+        return await self._write(job)
 
     async def add_alert(self, alert: Alert) -> bool:
         return await self._write(lambda db: rows.insert_alert(db, alert))
@@ -443,6 +458,25 @@ class SQLiteStore(SQLiteDeliveries):
             )
 
         await self._write(job)
+
+    async def release_leases_of(
+        self, owner_prefix: str, now: datetime, *, keep_prefix: str
+    ) -> list[str]:
+        moment = now.isoformat()
+
+        def job(db: Db) -> list[str]:
+            held = db.execute(
+                "SELECT name, owner FROM leases WHERE substr(owner, 1, ?) = ? AND expires_at > ?",
+                (len(owner_prefix), owner_prefix, moment),
+            ).fetchall()
+            names = [name for name, owner in held if not owner.startswith(keep_prefix)]
+            db.executemany(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND substr(owner, 1, ?) = ?",
+                [(moment, name, len(owner_prefix), owner_prefix) for name in names],
+            )
+            return names
+
+        return await self._write(job)
 
     async def add_token_usage(self, day: str, tokens: int) -> int:
         def job(db: Db) -> int:

@@ -113,6 +113,18 @@ class SQLiteDeliveries:
             (_PENDING, limit),
         )
 
+    async def prune_deliveries(self, before: datetime, limit: int = 1000) -> int:
+        def job(db: Db) -> int:
+            cur = db.execute(
+                "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries"
+                " INDEXED BY deliveries_finished WHERE state IN ('delivered', 'superseded')"
+                " AND reported = 1 AND created_at < ? ORDER BY created_at LIMIT ?)",
+                (instant(before), limit),
+            )
+            return int(cur.rowcount)
+
+        return await self._write(job)
+
     async def delivery_backlog(self) -> tuple[int, datetime | None]:
         def job(db: Db) -> tuple[int, datetime | None]:
             count = db.execute(

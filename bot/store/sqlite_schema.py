@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bot.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Version 1 tables. Columns added later are added by _COLUMNS (so old files upgrade in place),
 # and indexes over them are created only after that, by _INDEXES.
@@ -81,6 +81,11 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS incidents_updated ON incidents (updated_at)",
     # A second first triage of one incident is refused (add_triage raises Conflict).
     "CREATE UNIQUE INDEX IF NOT EXISTS triages_first ON triages (incident_id) WHERE retriage = 0",
+    # Version 5, retention: the oldest raw payloads, and the oldest finished deliveries whose
+    # outcome is recorded, are what the prune sweep deletes, a bounded batch at a time.
+    "CREATE INDEX IF NOT EXISTS raw_payloads_received ON raw_payloads (received_at)",
+    "CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (created_at)"
+    " WHERE state IN ('delivered', 'superseded') AND reported = 1",
 )
 
 

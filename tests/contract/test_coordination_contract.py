@@ -74,3 +74,24 @@ async def test_concurrent_window_additions_are_all_counted(store: Store) -> None
     shared = backend(store)
     totals = await asyncio.gather(*(shared.add_to_window("openings", 7, 1, 6) for _ in range(20)))
     assert sorted(totals) == list(range(1, 21))
+
+
+async def test_a_restarted_replica_releases_its_earlier_boots_leases_only(store: Store) -> None:
+    shared = backend(store)
+    assert await shared.acquire_lease("triage:1", "replica-a/boot1/x1", T0, 300)
+    assert await shared.acquire_lease("triage:2", "replica-a/boot1/x2", T0, 300)
+    assert await shared.acquire_lease("triage:3", "replica-a/boot2/x3", T0, 300)
+    assert await shared.acquire_lease("triage:4", "replica-ab/boot9/x4", T0, 300)
+    assert await shared.acquire_lease("triage:5", "replica-b/boot1/x5", T0, 300)
+    assert await shared.acquire_lease("lapsed", "replica-a/boot0/x0", T0 - timedelta(hours=1), 60)
+
+    later = T0 + timedelta(seconds=10)
+    released = await shared.release_leases_of("replica-a/", later, keep_prefix="replica-a/boot2/")
+
+    assert sorted(released) == ["triage:1", "triage:2"]
+    assert await shared.lease_holder("triage:1", later) is None
+    assert await shared.acquire_lease("triage:1", "replica-a/boot2/y1", later, 300)
+    assert await shared.lease_holder("triage:3", later) == "replica-a/boot2/x3"
+    assert await shared.lease_holder("triage:4", later) == "replica-ab/boot9/x4"
+    assert await shared.lease_holder("triage:5", later) == "replica-b/boot1/x5"
+    assert await shared.release_leases_of("replica-a/", later, keep_prefix="replica-a/boot2/") == []

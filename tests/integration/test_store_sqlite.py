@@ -126,3 +126,26 @@ async def test_version_2_file_keeps_old_double_triages_as_retriages(tmp_path: Pa
             await store.add_triage(Triage(incident_id="inc-1", created_at=T0))
     finally:
         await store.close()
+
+
+async def test_version_4_file_gains_the_retention_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    await SQLiteStore(path).close()
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP INDEX raw_payloads_received; DROP INDEX deliveries_finished;"
+        "UPDATE meta SET value = '4' WHERE key = 'schema_version';"
+    )
+    db.close()
+    store = SQLiteStore(path)
+    try:
+        assert await store.prune_raw(T0, 10) == 0  # INDEXED BY fails without the index
+        assert await store.prune_deliveries(T0, 10) == 0
+        check = sqlite3.connect(path)
+        version = check.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        indexes = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        check.close()
+        assert int(version[0]) >= 5
+        assert {"raw_payloads_received", "deliveries_finished"} <= indexes
+    finally:
+        await store.close()
