@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,13 +17,16 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    Category,
     EventKind,
     Incident,
     RunbookChunk,
+    RunbookRef,
     Triage,
 )
 from bot.pipeline.stage import Stage
 from bot.policy import EvaluationContext
+from bot.ports import RunbookSearch
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +52,8 @@ class Triaging(Stage):
         """Triage an incident unless another replica is at it or it is done (``force``: redo)."""
         lease = f"triage:{incident_id}"
         # One owner per attempt: a second attempt on this same replica (a queued resend, the
-        # sweep) must not renew the first one's lease and triage again beside it. The owner
-        # names this boot too, so a restart can let go of what the dead process held.
-        owner = self.attempt_owner()
+        # sweep) must not renew the first one's lease and triage again beside it.
+        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
         ttl = self.options.triage_lease_seconds
         if not await self.coordination.acquire_lease(lease, owner, now, ttl):
             return None
@@ -78,7 +81,10 @@ class Triaging(Stage):
         metrics.TRIAGE_SECONDS.labels(triage.provider).observe(time.perf_counter() - started)
         metrics.TRIAGES.labels(triage.execution_status.value, triage.provider).inc()
         metrics.count_usage(triage.provider, triage.model, triage.usage)
-        stored = await self._store_triage(triage.model_copy(update={"retriage": again}), force)
+        # What the card cites: a second search that knows the decided category.
+        cited = await asyncio.to_thread(self._runbooks_for, incident, alerts, triage.category)
+        triage = triage.model_copy(update={"runbooks": _cite(cited), "retriage": again})
+        stored = await self._store_triage(triage, force)
         if stored is None:
             return None
         triage = stored
@@ -107,13 +113,16 @@ class Triaging(Stage):
         await self.store.add_triage(again)
         return again
 
-    def _runbooks_for(self, incident: Incident, alerts: list[Alert]) -> list[RunbookChunk]:
+    def _runbooks_for(
+        self, incident: Incident, alerts: list[Alert], category: Category | None = None
+    ) -> list[RunbookChunk]:
+        """The service's runbooks for the alerts; with a category, those of that category
+        first (a filter that falls back to every category when none of them matches)."""
         if self.runbooks is None:
             return []
         query = " ".join([incident.title, *(f"{a.title} {a.description}" for a in alerts[:5])])
-        return self.runbooks.search(
-            query[:2000], self.options.runbook_top_k, service=incident.service
-        )
+        k = self.options.runbook_top_k
+        return search_runbooks(self.runbooks, query[:2000], k, incident.service, category)
 
     async def _apply_triage(self, incident_id: str, triage: Triage, now: datetime) -> Incident:
         def change(incident: Incident) -> Incident:
@@ -200,44 +209,6 @@ class Triaging(Stage):
             if len(batch) < page:
                 return done
 
-    async def recover(self) -> tuple[int, int]:
-        """Start-up: let go of the leases earlier boots of this replica id held (a process
-        killed mid-triage holds its lease until the TTL), then queue the untriaged incidents,
-        oldest first, as far as the queue takes them. Returns (leases released, queued).
-
-        No grace here, unlike the sweep: what an earlier boot had queued died with it, and a
-        triage another replica is running holds its lease, so queueing it again is harmless.
-        A store that cannot answer yet is logged and left to the sweeps.
-        """
-        now = self.clock()
-        released: list[str] = []
-        queued = 0
-        try:
-            released = await self.coordination.release_leases_of(
-                self.replica_owners, now, keep_prefix=self.boot_owners
-            )
-            queued = await self._queue_untriaged()
-        except Exception:
-            log.exception("start-up recovery failed; the sweeps will catch up")
-        if released or queued:
-            log.info(
-                "recovered after a restart",
-                extra={"released_leases": len(released), "queued_triages": queued},
-            )
-        return len(released), queued
-
-    async def _queue_untriaged(self, page: int = 100) -> int:
-        queue = self.triage_queue
-        queued = 0
-        after: str | None = None
-        while queue.depth < queue.capacity:
-            batch = await self.store.list_untriaged_incidents(limit=page, after=after)
-            queued += sum(queue.submit(incident.id) for incident in batch)
-            if len(batch) < page:
-                break
-            after = batch[-1].id
-        return queued
-
     async def refresh_runbooks(self, now: datetime, *, shared_index: bool = False) -> bool:
         """Sweep: re-index the runbooks if their files changed; True when it rebuilt.
 
@@ -255,3 +226,23 @@ class Triaging(Stage):
         if rebuilt:
             log.info("runbooks re-indexed")
         return rebuilt
+
+def search_runbooks(
+    runbooks: RunbookSearch, query: str, k: int, service: str, category: Category | None
+) -> list[RunbookChunk]:
+    """The service's runbooks for ``query``; with a category, only that category's unless
+    none of them matches (then every category's). ``unknown`` filters nothing: it says
+    triage learnt nothing the text does not already carry."""
+    if category is not None and category is not Category.UNKNOWN:
+        fitting = runbooks.search(query, k, service=service, category=category.value)
+        if fitting:
+            return fitting
+    return runbooks.search(query, k, service=service)
+
+
+def _cite(chunks: list[RunbookChunk]) -> list[RunbookRef]:
+    """One citation per runbook, in the order the search ranked them."""
+    first: dict[str, RunbookChunk] = {}
+    for chunk in chunks:
+        first.setdefault(chunk.runbook_id, chunk)
+    return [chunk.ref() for chunk in first.values()]
