@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,8 +51,9 @@ class Triaging(Stage):
         """Triage an incident unless another replica is at it or it is done (``force``: redo)."""
         lease = f"triage:{incident_id}"
         # One owner per attempt: a second attempt on this same replica (a queued resend, the
-        # sweep) must not renew the first one's lease and triage again beside it.
-        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
+        # sweep) must not renew the first one's lease and triage again beside it. The owner
+        # names this boot too, so a restart can let go of what the dead process held.
+        owner = self.attempt_owner()
         ttl = self.options.triage_lease_seconds
         if not await self.coordination.acquire_lease(lease, owner, now, ttl):
             return None
@@ -208,6 +208,44 @@ class Triaging(Stage):
             after = batch[-1].id
             if len(batch) < page:
                 return done
+
+    async def recover(self) -> tuple[int, int]:
+        """Start-up: let go of the leases earlier boots of this replica id held (a process
+        killed mid-triage holds its lease until the TTL), then queue the untriaged incidents,
+        oldest first, as far as the queue takes them. Returns (leases released, queued).
+
+        No grace here, unlike the sweep: what an earlier boot had queued died with it, and a
+        triage another replica is running holds its lease, so queueing it again is harmless.
+        A store that cannot answer yet is logged and left to the sweeps.
+        """
+        now = self.clock()
+        released: list[str] = []
+        queued = 0
+        try:
+            released = await self.coordination.release_leases_of(
+                self.replica_owners, now, keep_prefix=self.boot_owners
+            )
+            queued = await self._queue_untriaged()
+        except Exception:
+            log.exception("start-up recovery failed; the sweeps will catch up")
+        if released or queued:
+            log.info(
+                "recovered after a restart",
+                extra={"released_leases": len(released), "queued_triages": queued},
+            )
+        return len(released), queued
+
+    async def _queue_untriaged(self, page: int = 100) -> int:
+        queue = self.triage_queue
+        queued = 0
+        after: str | None = None
+        while queue.depth < queue.capacity:
+            batch = await self.store.list_untriaged_incidents(limit=page, after=after)
+            queued += sum(queue.submit(incident.id) for incident in batch)
+            if len(batch) < page:
+                break
+            after = batch[-1].id
+        return queued
 
     async def refresh_runbooks(self, now: datetime, *, shared_index: bool = False) -> bool:
         """Sweep: re-index the runbooks if their files changed; True when it rebuilt.
