@@ -170,6 +170,26 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=86400, alias="ACTION_CLAIM_MARGIN_SECONDS"
     )
 
+    # evidence from Prometheus, and post-action verification
+    prometheus_url: str = Field(default="", alias="PROMETHEUS_URL")
+    prometheus_bearer_token: SecretStr | None = Field(default=None, alias="PROMETHEUS_BEARER_TOKEN")
+    prometheus_username: str = Field(default="", alias="PROMETHEUS_USERNAME")
+    prometheus_password: SecretStr | None = Field(default=None, alias="PROMETHEUS_PASSWORD")
+    prometheus_ca_bundle: Path | None = Field(default=None, alias="PROMETHEUS_CA_BUNDLE")
+    prometheus_verify_tls: bool = Field(default=True, alias="PROMETHEUS_VERIFY_TLS")
+    prometheus_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, alias="PROMETHEUS_TIMEOUT_SECONDS"
+    )
+    evidence_lookback_seconds: float = Field(
+        default=3600.0, gt=0, le=7 * 86400, alias="EVIDENCE_LOOKBACK_SECONDS"
+    )
+    evidence_chart_interval_seconds: float = Field(
+        default=900.0, ge=0, le=86400, alias="EVIDENCE_CHART_INTERVAL_SECONDS"
+    )
+    verify_interval_seconds: float = Field(
+        default=15.0, gt=0, le=3600, alias="VERIFY_INTERVAL_SECONDS"
+    )
+
     # operations
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # "/" separates the replica from its boot in lease owners (``{replica}/{boot}/{attempt}``).

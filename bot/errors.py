@@ -8,7 +8,8 @@
     ├── StoreError              the storage backend failed
     │   ├── NotFound            the entity does not exist
     │   └── Conflict            a compare-and-swap lost (stale version / etag)
-    └── ActionError             an action could not be requested, approved or executed
+    ├── ActionError             an action could not be requested, approved or executed
+    └── EvidenceError           the metrics backend could not answer a query
 
 Expected outcomes (a denied proposal, a refused approval) are values, not exceptions.
 """
@@ -54,3 +55,7 @@ class Conflict(StoreError):
 
 class ActionError(BotError):
     """An action could not be requested, approved or executed."""
+
+
+class EvidenceError(BotError):
+    """The metrics backend (Prometheus) could not answer: unreachable, refused, or malformed."""

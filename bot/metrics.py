@@ -99,6 +99,25 @@ ACTIONS_EXECUTED = Counter(
     ["result"],
     registry=REGISTRY,
 )
+ACTIONS_VERIFIED = Counter(
+    "incident_bot_actions_verified",
+    "Verdicts on succeeded actions that declare verify, by action and verdict "
+    "(verified, not_verified).",
+    ["action", "verdict"],
+    registry=REGISTRY,
+)
+EVIDENCE_QUERIES = Counter(
+    "incident_bot_evidence_queries",
+    "Queries for an alert's series before triage, by result (ok, empty, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
+EVIDENCE_CHARTS = Counter(
+    "incident_bot_evidence_charts",
+    "Evidence charts, by result (shared, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
 SLACK_API_ERRORS = Counter(
     "incident_bot_slack_api_errors",
     "Slack Web API calls that failed, by method.",

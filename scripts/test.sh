@@ -7,7 +7,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_debs=()
 command -v prometheus-alertmanager >/dev/null || need_debs+=(prometheus-alertmanager)
-command -v promtool >/dev/null || need_debs+=(prometheus)
+# prometheus: promtool checks the alert rules; the server itself backs the evidence tests.
+{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || need_debs+=(prometheus)
 if [ ${#need_debs[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_debs[*]}"
   as_root apt-get update -qq

@@ -36,6 +36,9 @@ MIDDLE = (
     "bot.triage.validation",
     "bot.triage.rules",
     "bot.triage.output",
+    "bot.evidence.series",
+    "bot.evidence.verdicts",
+    "bot.evidence.templates",
 )
 # Adapters and edges: what the middle must never reach, directly or through another module.
 ADAPTERS = (
@@ -51,6 +54,8 @@ ADAPTERS = (
     "bot.triage.gateway",
     "bot.triage.llm",
     "bot.actions.executors",
+    "bot.evidence.prometheus",
+    "bot.evidence.charts",
 )
 VENDOR_IO = (
     "sqlite3",
@@ -63,6 +68,7 @@ VENDOR_IO = (
     "aiohttp",
     "apscheduler",
     "httpx",
+    "matplotlib",
 )
 # library -> the only places allowed to import it
 OWNERS = {
@@ -74,6 +80,7 @@ OWNERS = {
     "bot.config": ("bot.compose", "bot.config"),
     "apscheduler": ("bot.scheduler",),
     "uvicorn": ("bot.compose",),
+    "matplotlib": ("bot.evidence.charts",),
 }
 
 
