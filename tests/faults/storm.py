@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bot.compose import Root
 from bot.config import load_settings
@@ -22,12 +23,19 @@ SENDERS = 4
 ACCEPTED = range(200, 300)
 
 
+# When the storm's alerts began. A resend carries the same start time, as Alertmanager's do:
+# the dedup key is fingerprint + start, and a generic alert without ``starts_at`` starts when it
+# is received, so a resend of one whose first answer was lost would count as a new alert.
+STARTED = datetime.now(UTC).replace(microsecond=0)
+
+
 def payload(seq: int) -> bytes:
     """Alert ``seq``: its group is ``seq % GROUPS``; every alert is distinct (its ``seq``)."""
     group = seq % GROUPS
     return json.dumps(
         {
             "title": f"storm group {group}",
+            "starts_at": (STARTED + timedelta(seconds=seq)).isoformat(),
             "service": "checkout",
             "severity": "warning",
             "labels": {"alertname": f"Storm{group}", "seq": str(seq), "instance": f"pod-{seq}"},
