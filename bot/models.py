@@ -466,6 +466,10 @@ class Event(Model):
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
     seq: int = 0
+    # The hash chain (bot/audit.py): the link of the incident's previous event, and this
+    # event's own hash over it. Empty on events stored before the chain existed.
+    prev_hash: str = ""
+    hash: str = ""
 
 
 class Feedback(Model):

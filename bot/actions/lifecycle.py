@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot import timeline
+from bot import audit, timeline
 from bot.cas import read_modify_write
 from bot.errors import ActionError, Conflict, NotFound
 from bot.models import (
@@ -103,9 +103,7 @@ async def open_request(
         + (f" (asked again after {retry_of})" if retry_of else ""),
         request_id=request.id,
         **again,
-        decision_id=decision.id,
-        rules=[hit.rule_id for hit in decision.reasons],
-        policy_revision=decision.policy_revision,
+        **audit.decision_facts(request),
     )
     return request
 

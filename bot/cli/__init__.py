@@ -8,15 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__, logs
+from bot.cli import audit, incidents, policy, runbooks
 from bot.cli import eval as evaluation
-from bot.cli import incidents, policy, runbooks
 from bot.compose import Root
 from bot.errors import BotError, ConfigError
 
 log = logging.getLogger(__name__)
 
 # Command groups, each adding its subcommands through register(subparsers).
-COMMAND_MODULES = (incidents, policy, runbooks, evaluation)
+COMMAND_MODULES = (incidents, policy, runbooks, audit, evaluation)
 
 
 def build_parser() -> argparse.ArgumentParser:

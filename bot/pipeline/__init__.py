@@ -18,6 +18,8 @@
     queue.py       the bounded triage queue with a fixed number of workers
     deliveries.py  the durable outbox: every chat message stored, then sent once, in order;
                    sweep: send what is due, record late card ids and failures (``deliver_due``)
+    records.py     reading the record back for audits: decision history (policy replay),
+                   the timeline's hash chains, evidence bundles
     retention.py   sweep: raw payloads and finished deliveries past their retention are
                    deleted, a bounded batch per run, one replica at a time       (``prune``)
     stage.py       the ports every stage works with, and card bookkeeping they share
@@ -37,6 +39,7 @@ from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
 from bot.pipeline.queue import TriageQueue
+from bot.pipeline.records import Records
 from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
@@ -62,7 +65,7 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Executions, Delivering, Retention):
+class Pipeline(Command, Executions, Delivering, Records, Retention):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

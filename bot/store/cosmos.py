@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from bot import audit
 from bot.errors import Conflict, NotFound, StoreError
 from bot.models import (
     ActionRequest,
@@ -67,6 +69,12 @@ def _load(model: type[M], item: Item) -> M:
     return model.model_validate(item["doc"])
 
 
+def _event_place(seq: int) -> str:
+    """An event's item id: its place in the incident's timeline (events before the hash chain
+    kept their own ids, which never collide with these)."""
+    return f"seq-{seq:012d}"
+
+
 async def _backoff(attempt: int) -> None:
     """A short, jittered pause between lost compare-and-swap rounds."""
     await asyncio.sleep(min(0.002 * (2.0 ** min(attempt, 6)), 0.1) * random.random())
@@ -93,6 +101,10 @@ class CosmosStore(CosmosDeliveries):
         self.outbox_ttl_seconds = outbox_ttl_seconds
         # request id -> incident id (never changes), so votes on a request are point reads.
         self._request_partitions: OrderedDict[str, str] = OrderedDict()
+        # incident id -> the lock its appends take in this process (dropped when unused).
+        self._event_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def open(self) -> None:
         """Connect and create missing containers; every other call does this on first use."""
@@ -463,13 +475,82 @@ class CosmosStore(CosmosDeliveries):
         )
         return [self._remember(_load(ActionRequest, item)) for item in found]
 
+    async def list_action_requests_since(
+        self, since: datetime, limit: int = 500, after: str | None = None
+    ) -> list[ActionRequest]:
+        """A cross-partition query in (createdAt, ins) order, the container's composite index;
+        the page cursor is the last request's pair."""
+        cursor_at, cursor_ins = wire.instant(since), ""
+        if after is not None:
+            found = await self.items.query(
+                REQUESTS, "SELECT c.createdAt, c.ins FROM c WHERE c.id = @id", {"@id": after}
+            )
+            if not found:
+                raise NotFound(f"action request {after!r} not found")
+            cursor_at, cursor_ins = str(found[0]["createdAt"]), str(found[0]["ins"])
+        page = await self.items.query(
+            REQUESTS,
+            "SELECT TOP @n * FROM c WHERE c.createdAt >= @since AND (c.createdAt > @at"
+            " OR (c.createdAt = @at AND c.ins > @ins)) ORDER BY c.createdAt, c.ins",
+            {"@n": limit, "@since": wire.instant(since), "@at": cursor_at, "@ins": cursor_ins},
+        )
+        return [self._remember(_load(ActionRequest, item)) for item in page]
+
+    async def list_verifying_requests(self, limit: int = 200) -> list[ActionRequest]:
+        # Documents written before these fields existed lack them; IS_STRING / IS_NULL keep
+        # the filter exact for both (an undefined field compares as neither).
+        found = await self.items.query(
+            REQUESTS,
+            "SELECT TOP @n * FROM c WHERE c.state = @state"
+            " AND IS_STRING(c.doc.verify_until) AND IS_NULL(c.doc.verification)"
+            " ORDER BY c.createdAt, c.ins",
+            {"@n": limit, "@state": ActionState.SUCCEEDED.value},
+        )
+        return [self._remember(_load(ActionRequest, item)) for item in found]
+
     # timeline and feedback
     async def append_event(self, event: Event) -> Event:
-        seq = await self._add_to_counter(wire.item_id("seq", event.incident_id), 1)
-        stored = event.model_copy(update={"seq": seq})
-        body = {"id": event.id, "incidentId": event.incident_id, "seq": seq, "doc": _doc(stored)}
-        await self.items.create(EVENTS, body, f"event {event.id}")
-        return stored
+        """Append and chain. The item id is the event's place, ``(incident, seq)``, so when two
+        replicas append at once exactly one create wins; the loser reads the winner, links
+        after it and tries the next place (at most CAS_ATTEMPTS times): the chain never forks.
+        """
+        lock = self._event_locks.setdefault(event.incident_id, asyncio.Lock())
+        async with lock:  # tasks of one process take turns; only replicas race each other
+            return await self._append_event(event)
+
+    async def _append_event(self, event: Event) -> Event:
+        what = f"event {event.id}"
+        head = await self._event_head(event.incident_id)
+        for attempt in range(CAS_ATTEMPTS):
+            seq = head.seq + 1 if head is not None else 1
+            stored = audit.chained(event.model_copy(update={"seq": seq}), head)
+            place = _event_place(seq)
+            body = {
+                "id": place,
+                "incidentId": event.incident_id,
+                "seq": seq,
+                "eventId": event.id,
+                "doc": _doc(stored),
+            }
+            try:
+                await self.items.create(EVENTS, body, what)
+                return stored
+            except Conflict:
+                winner = _load(Event, await self.items.read(EVENTS, place, event.incident_id, what))
+                if winner.id == event.id:
+                    return winner  # our own create, answered late and retried by the SDK
+                head = winner
+                await _backoff(attempt)
+        raise StoreError(f"{what}: gave up after {CAS_ATTEMPTS} concurrent appends")
+
+    async def _event_head(self, incident_id: str) -> Event | None:
+        found = await self.items.query(
+            EVENTS,
+            "SELECT TOP 1 * FROM c WHERE c.incidentId = @iid ORDER BY c.seq DESC",
+            {"@iid": incident_id},
+            partition=incident_id,
+        )
+        return _load(Event, found[0]) if found else None
 
     async def list_events(self, incident_id: str) -> list[Event]:
         found = await self.items.query(

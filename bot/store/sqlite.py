@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from bot import audit
 from bot.errors import Conflict, NotFound, StoreError
 from bot.models import (
     ActionRequest,
@@ -399,15 +400,56 @@ class SQLiteStore(SQLiteDeliveries):
             (*params, limit),
         )
 
+    async def list_action_requests_since(
+        self, since: datetime, limit: int = 500, after: str | None = None
+    ) -> list[ActionRequest]:
+        def job(db: Db) -> list[ActionRequest]:
+            cursor: tuple[str, int] = (since.isoformat(), -1)
+            if after is not None:
+                found = db.execute(
+                    "SELECT created_at, rowid FROM action_requests WHERE id = ?", (after,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound(f"action request {after!r} not found")
+                cursor = (found[0], found[1])
+            found_rows = db.execute(
+                "SELECT doc FROM action_requests INDEXED BY action_requests_created"
+                " WHERE created_at >= ? AND (created_at, rowid) > (?, ?)"
+                " ORDER BY created_at, rowid LIMIT ?",
+                (since.isoformat(), *cursor, limit),
+            )
+            return [load(ActionRequest, r[0]) for r in found_rows]
+
+        return await self._read(job)
+
+    async def list_verifying_requests(self, limit: int = 200) -> list[ActionRequest]:
+        # Few rows are succeeded and still watched; the state index narrows the scan to them.
+        return await self._docs(
+            ActionRequest,
+            "SELECT doc FROM action_requests WHERE state = ?"
+            " AND json_extract(doc, '$.verify_until') IS NOT NULL"
+            " AND json_extract(doc, '$.verification') IS NULL"
+            " ORDER BY created_at, rowid LIMIT ?",
+            (ActionState.SUCCEEDED.value, limit),
+        )
+
     # timeline and feedback
     async def append_event(self, event: Event) -> Event:
+        """Append and chain: the previous event is read inside the writer's transaction
+        (``BEGIN IMMEDIATE``, one writer per file at a time), so the chain cannot fork."""
+
         def job(db: Db) -> Event:
+            head = db.execute(
+                "SELECT doc FROM events WHERE incident_id = ? ORDER BY seq DESC LIMIT 1",
+                (event.incident_id,),
+            ).fetchone()
             cur = db.execute(
                 "INSERT INTO events (id, incident_id, doc) VALUES (?, ?, ?)",
                 (event.id, event.incident_id, ""),
             )
             seq = int(cur.lastrowid or 0)
-            stored = event.model_copy(update={"seq": seq})
+            previous = load(Event, head[0]) if head else None
+            stored = audit.chained(event.model_copy(update={"seq": seq}), previous)
             db.execute("UPDATE events SET doc = ? WHERE seq = ?", (dump(stored), seq))
             return stored
 

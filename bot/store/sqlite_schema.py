@@ -86,6 +86,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS raw_payloads_received ON raw_payloads (received_at)",
     "CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (created_at)"
     " WHERE state IN ('delivered', 'superseded') AND reported = 1",
+    # Every request since a time, in filing order (``policy replay`` pages through them).
+    "CREATE INDEX IF NOT EXISTS action_requests_created ON action_requests (created_at)",
 )
 
 
