@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
+import shlex
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -119,13 +121,6 @@ ACTION_TRANSITIONS: dict[ActionState, frozenset[ActionState]] = {
     ActionState.OUTCOME_UNKNOWN: frozenset(),
 }
 
-class Verification(StrEnum):
-    """Whether a succeeded action did what it was for (its ``verify`` block held in time)."""
-
-    VERIFIED = "verified"
-    NOT_VERIFIED = "not_verified"
-
-
 # Requests that can still change the world: voted on, approved, or about to run.
 OPEN_ACTION_STATES = (ActionState.PROPOSED, ActionState.PENDING_APPROVAL, ActionState.APPROVED)
 
@@ -157,14 +152,12 @@ class EventKind(StrEnum):
     ACTION_FINISHED_LATE = "action.finished_late"
     ACTION_VOTE = "action.vote"
     ACTION_VOTE_REFUSED = "action.vote_refused"
+    # A pending request's plan re-rendered under a changed policy; earlier votes discarded.
+    ACTION_REPLANNED = "action.replanned"
+    # What a read-only action that ran by itself returned (redacted, in full).
+    ACTION_EVIDENCE = "action.evidence"
     ACTION_REMINDED = "action.reminded"
     ACTION_ESCALATED = "action.escalated"
-    # Post-action verification: the window opened, then one verdict.
-    ACTION_VERIFYING = "action.verifying"
-    ACTION_VERIFIED = "action.verified"
-    ACTION_NOT_VERIFIED = "action.not_verified"
-    # A metrics series summarised (and charted) for an incident.
-    EVIDENCE_COLLECTED = "evidence.collected"
     DELIVERY_FAILED = "delivery.failed"
     NOTE = "note"
 
@@ -259,15 +252,6 @@ class Alert(Model):
         return f"{self.source}|{self.fingerprint}|{started}|{self.status.value}"
 
 
-class EvidenceNote(Model):
-    """One piece of gathered evidence (a series summary), kept for the next triage."""
-
-    at: datetime
-    source: str
-    text: str
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
 class Incident(Model):
     id: str = Field(default_factory=lambda: new_id("inc"))
     title: str
@@ -281,8 +265,6 @@ class Incident(Model):
     # policy treats every proposal on a flagged incident as on a suspicious target.
     service_flags: list[str] = Field(default_factory=list)
     conversation: ConversationRef | None = None
-    # Newest last, a few at most (``incidents.add_evidence``): what a re-triage reads.
-    evidence: list[EvidenceNote] = Field(default_factory=list)
     alert_count: int = 0
     created_at: datetime
     updated_at: datetime
@@ -415,6 +397,38 @@ class Approval(Model):
     comment: str = ""
 
 
+class Plan(Model):
+    """Exactly what a request will do, rendered before anyone is asked: the card shows it and
+    the approval is bound to it (``ActionRequest.plan_hash``, safety invariant 8).
+
+    Secrets are masked: parameters pass through the redactor, and an HTTP executor's bearer
+    token comes from settings at run time and is never part of a plan.
+    """
+
+    kind: str  # the executor: a ``policy.documents.ExecutorKind`` value (command, http, …)
+    mode: str  # ``live`` or ``dry_run`` (records what it would do, runs nothing)
+    read_only: bool = False
+    argv: list[str] = Field(default_factory=list)
+    method: str = ""
+    url: str = ""
+    body: dict[str, Any] = Field(default_factory=dict)
+    summary: str  # one plain sentence: what happens, and whether anything really runs
+
+    @property
+    def dry_run(self) -> bool:
+        """True when the executor only records what it would do."""
+        return self.mode == "dry_run"
+
+    def shown(self) -> str:
+        """The plan as a person reads it in a code block: the command line, or the request."""
+        if self.argv:
+            return shlex.join(self.argv)
+        if self.method or self.url:
+            body = json.dumps(self.body, indent=2, sort_keys=True, ensure_ascii=False)
+            return f"{self.method} {self.url}\n{body}" if self.body else f"{self.method} {self.url}"
+        return self.summary
+
+
 class ActionRequest(Model):
     id: str = Field(default_factory=lambda: new_id("act"))
     incident_id: str
@@ -435,10 +449,11 @@ class ActionRequest(Model):
     result: dict[str, Any] | None = None
     error: str | None = None
     card: ConversationRef | None = None
-    # After success, an action with a ``verify`` block is watched until this instant; the
-    # verdict lands in ``verification`` (None while watching, or when nothing is watched).
-    verify_until: datetime | None = None
-    verification: Verification | None = None
+    # What the card shows and approvers approve; None when it could not be rendered (blocked).
+    plan: Plan | None = None
+    # sha256 of (action, canonical service, params, rendered plan, policy revision): a vote
+    # must carry it and execution recomputes it (``actions.plans.plan_hash``).
+    plan_hash: str = ""
     version: int = 0
 
     def can_move_to(self, target: ActionState) -> bool:
@@ -466,10 +481,6 @@ class Event(Model):
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
     seq: int = 0
-    # The hash chain (bot/audit.py): the link of the incident's previous event, and this
-    # event's own hash over it. Empty on events stored before the chain existed.
-    prev_hash: str = ""
-    hash: str = ""
 
 
 class Feedback(Model):

@@ -55,6 +55,14 @@ class SilentNotifier:
         log.info("chat off: declaration not announced", extra={"incident_id": incident.id})
         return None, ""
 
+    async def evidence_gathered(
+        self, incident: Incident, request: ActionRequest, output: str
+    ) -> None:
+        log.info(
+            "chat off: evidence not posted",
+            extra={"incident_id": incident.id, "request_id": request.id, "chars": len(output)},
+        )
+
 
 class RecordingNotifier(SilentNotifier):
     """The Notifier fake: remembers every call as (method, incident id, detail), posts nothing.
@@ -100,3 +108,8 @@ class RecordingNotifier(SilentNotifier):
     ) -> tuple[ConversationRef | None, str]:
         self.calls.append(("incident_declared", incident.id, declarer))
         return None, ""
+
+    async def evidence_gathered(
+        self, incident: Incident, request: ActionRequest, output: str
+    ) -> None:
+        self.calls.append(("evidence_gathered", incident.id, f"{request.id}:{output}"))

@@ -147,20 +147,9 @@ class Store(Protocol):
     ) -> list[ActionRequest]:
         """Oldest first."""
 
-    async def list_action_requests_since(
-        self, since: datetime, limit: int = 500, after: str | None = None
-    ) -> list[ActionRequest]:
-        """Requests of every incident created at or after ``since``, oldest first.
-
-        A page at a time: ``after`` is the id of the last request of the previous page
-        (NotFound when no request has that id); the next page starts after it.
-        """
-
     # timeline and feedback
     async def append_event(self, event: Event) -> Event:
-        """Append to the incident's timeline; returns the event with its sequence number and
-        its links in the incident's hash chain (``bot.audit.chained``). Concurrent appends to
-        one incident from any number of replicas leave one linear chain."""
+        """Append to the incident's timeline; returns the event with its sequence number."""
 
     async def list_events(self, incident_id: str) -> list[Event]:
         """In the order they were appended."""
@@ -305,6 +294,12 @@ class Notifier(Protocol):
         self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
     ) -> tuple[ConversationRef | None, str]:
         """Announce a declared incident (in a new channel if asked); (where, problem)."""
+
+    async def evidence_gathered(
+        self, incident: Incident, request: ActionRequest, output: str
+    ) -> None:
+        """Post what an action that ran by itself returned (redacted) in the incident's thread,
+        cut to fit with a visible marker."""
 
 
 class Directory(Protocol):

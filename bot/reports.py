@@ -116,6 +116,9 @@ def _card_lines(
             f"┃ ▸ {clean(request.proposal.action, 120)} {shown} → {d.outcome.value} "
             f"(decision {d.id}){buttons}"
         )
+        if request.plan is not None:
+            plan = request.plan
+            yield f"┃     plan: {clean(plan.summary, 200)}: {clean(plan.shown(), 600)}"
         for hit in d.reasons[:CARD_REASONS]:
             yield f"┃     {clean(hit.rule_id, 120)}: {clean(hit.reason, 300)}"
 

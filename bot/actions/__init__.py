@@ -10,19 +10,33 @@ from bot.actions.lifecycle import (
     evaluation_context,
     expire_due,
     open_request,
+    replan,
     settle_lapsed,
     transition,
 )
-from bot.actions.plans import ExecutionPlan, render_plan
+from bot.actions.plans import (
+    ExecutionPlan,
+    PlanBinding,
+    bind_plan,
+    card_hash,
+    card_matches,
+    current_hash,
+    render_plan,
+)
 from bot.actions.votes import VoteResult, VoteStatus, record_vote
 
 __all__ = [
     "ClaimTerms",
     "ExecutionOutcome",
     "ExecutionPlan",
+    "PlanBinding",
     "VoteResult",
     "VoteStatus",
+    "bind_plan",
     "cancel_open",
+    "card_hash",
+    "card_matches",
+    "current_hash",
     "evaluation_context",
     "execute",
     "execution_problems",
@@ -30,6 +44,7 @@ __all__ = [
     "open_request",
     "record_vote",
     "render_plan",
+    "replan",
     "settle_lapsed",
     "transition",
 ]

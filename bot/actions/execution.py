@@ -1,4 +1,6 @@
-"""execute(): the only door to side effects. Re-checks safety invariant 2, claims once, runs."""
+"""execute(): the only door to side effects. Re-checks safety invariants 2, 7 and 8 (the plan
+re-rendered from storage under the current policy must hash to the approved one), claims once,
+runs."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bot import timeline
 from bot.actions.lifecycle import evaluation_context, transition
-from bot.actions.plans import ExecutionPlan, render_plan
+from bot.actions.plans import ExecutionPlan, current_hash, render_for
 from bot.errors import ActionError
 from bot.models import (
     BOT_ACTOR,
@@ -67,7 +69,7 @@ def execution_problems(
     *,
     incident_status: IncidentStatus = IncidentStatus.OPEN,
 ) -> list[str]:
-    """Every reason safety invariants 2 and 7 forbid running ``request`` now; empty: run it."""
+    """Every reason safety invariants 2, 7 and 8 forbid running ``request`` now; empty: run it."""
     problems: list[str] = []
     if incident_status is not IncidentStatus.OPEN:
         problems.append(f"the incident is {incident_status.value}")
@@ -83,6 +85,9 @@ def execution_problems(
         )
         if params_problem:
             problems.append(f"parameters rejected: {params_problem}")
+        plan_problem = _plan_problem(policy, request)
+        if plan_problem:
+            problems.append(plan_problem)
     decision = policy.evaluate(proposal, context)
     if decision.outcome is not DecisionOutcome.ALLOW:
         refusing = decision.reasons_with(Effect.DENY, Effect.REQUIRE_APPROVAL)
@@ -96,6 +101,22 @@ def execution_problems(
         elif not is_eligible(approval.user_id, approvers, context.group_members):
             problems.append(f"{approval.user_id} is not an eligible approver")
     return [clip(problem) for problem in problems]
+
+
+def _plan_problem(policy: Policy, request: ActionRequest) -> str | None:
+    """Invariant 8: what runs must be what was shown and approved, under this policy."""
+    if not request.plan_hash:
+        return "no plan was shown for this request, so no approval can be bound to one"
+    try:
+        now_hash = current_hash(policy, request.proposal)
+    except ActionError as exc:
+        return f"the plan no longer renders: {exc}"
+    if now_hash != request.plan_hash:
+        return (
+            f"the plan changed since it was shown and approved (hash {request.plan_hash[:12]} "
+            f"then, {now_hash[:12]} under policy revision {policy.revision[:12]} now)"
+        )
+    return None
 
 
 async def execute(
@@ -181,17 +202,7 @@ async def _refused(
 
 
 def _plan(policy: Policy, request: ActionRequest) -> ExecutionPlan:
-    spec = policy.actions.get(request.proposal.action)
-    target = policy.resolve_service(request.proposal.service)
-    if spec is None or target.spec is None:
-        raise ActionError("the action or service vanished from policy")
-    return render_plan(
-        spec,
-        request.proposal.params,
-        request_id=request.id,
-        service=target.name,
-        namespace=target.spec.namespace,
-    )
+    return render_for(policy, request.proposal, request_id=request.id)
 
 
 async def _invoke(

@@ -1,4 +1,5 @@
-"""The ActionRequest state machine: open requests, CAS transitions, and the expiry sweep."""
+"""The ActionRequest state machine: open requests (with their plan), CAS transitions,
+re-planning under a changed policy, and the expiry sweep."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot import audit, timeline
+from bot import timeline
+from bot.actions.plans import PlanBinding, bind_plan
 from bot.cas import read_modify_write
 from bot.errors import ActionError, Conflict, NotFound
 from bot.models import (
@@ -21,8 +23,9 @@ from bot.models import (
     EventKind,
     Proposal,
 )
-from bot.policy import EvaluationContext
+from bot.policy import EvaluationContext, Policy
 from bot.ports import Store
+from bot.redaction import Redactor
 
 log = logging.getLogger(__name__)
 # A request opened without a triage was asked for by a person, not inferred by a model.
@@ -56,28 +59,41 @@ async def transition(store: Store, request_id: str, change: Change) -> tuple[Act
     )
 
 
+def unplannable(problem: str) -> str:
+    """Why a request is blocked when its plan cannot be rendered."""
+    return f"the plan cannot be rendered: {problem}"
+
+
 async def open_request(
     store: Store,
     *,
     incident_id: str,
     proposal: Proposal,
     decision: Decision,
+    policy: Policy,
     requested_by: str,
     now: datetime,
     ttl_seconds: float,
     triage_id: str | None = None,
     retry_of: str | None = None,
+    redactor: Redactor | None = None,
 ) -> ActionRequest:
     """File a judged proposal: deny -> blocked, require_approval -> pending, allow -> approved.
 
-    ``retry_of`` names the request this one asks for again; the timeline entry links the two.
+    Its plan is rendered now (``bind_plan``, masked by ``redactor``) and stored with its hash,
+    so the card shows it before anyone is asked; a plan that cannot render blocks the request
+    with the reason. ``retry_of`` names the request this one asks for again; the timeline
+    entry links the two.
     """
     state = {
         DecisionOutcome.DENY: ActionState.BLOCKED,
         DecisionOutcome.REQUIRE_APPROVAL: ActionState.PENDING_APPROVAL,
         DecisionOutcome.ALLOW: ActionState.APPROVED,
     }[decision.outcome]
-    denied = decision.denials
+    error = "; ".join(decision.denials) or None
+    binding = bind_plan(policy, proposal, redactor=redactor)
+    if binding.problem is not None and state is not ActionState.BLOCKED:
+        state, error = ActionState.BLOCKED, unplannable(binding.problem)
     request = ActionRequest(
         incident_id=incident_id,
         triage_id=triage_id,
@@ -88,8 +104,10 @@ async def open_request(
         created_at=now,
         updated_at=now,
         expires_at=None if state is ActionState.BLOCKED else now + timedelta(seconds=ttl_seconds),
-        error="; ".join(denied) or None,
+        error=error,
         retry_of=retry_of,
+        plan=binding.plan,
+        plan_hash=binding.hash,
     )
     await store.add_action_request(request)
     again = {"retry_of": retry_of} if retry_of else {}
@@ -100,12 +118,100 @@ async def open_request(
         actor=requested_by,
         kind=EventKind.for_state(state),
         message=f"{proposal.action[:64]} on {decision.service}: {decision.outcome.value}"
-        + (f" (asked again after {retry_of})" if retry_of else ""),
+        + (f" (asked again after {retry_of})" if retry_of else "")
+        + (f"; {error}"[:300] if binding.problem is not None and error else ""),
         request_id=request.id,
         **again,
-        **audit.decision_facts(request),
+        decision_id=decision.id,
+        rules=[hit.rule_id for hit in decision.reasons],
+        policy_revision=decision.policy_revision,
+        **_plan_facts(request, binding),
     )
     return request
+
+
+def _plan_facts(request: ActionRequest, binding: PlanBinding) -> dict[str, object]:
+    """What the timeline records about a request's plan, or why it has none."""
+    if request.plan is None:
+        return {"plan": None, "plan_problem": binding.problem}
+    return {"plan": request.plan.model_dump(mode="json"), "plan_hash": request.plan_hash}
+
+
+async def replan(
+    store: Store,
+    policy: Policy,
+    request_id: str,
+    now: datetime,
+    *,
+    redactor: Redactor | None = None,
+) -> tuple[ActionRequest, bool]:
+    """Re-render a pending request under the current policy; (request, True) when it changed.
+
+    When the hash differs from the stored one (the policy was edited since the card was
+    shown), the request gets the new plan, hash and decision, and the votes cast on the old
+    plan are discarded: they approved something else. It stays pending (a person approves the
+    new plan, even where policy would now allow it outright), or is blocked when policy now
+    denies it or its plan no longer renders. Anything but a pending request is left alone:
+    an approved one is caught by ``execute``, which recomputes the hash itself.
+    """
+    request = await store.get_action_request(request_id)
+    base = await evaluation_context(store, request, now, {})
+    decision = policy.evaluate(request.proposal, base)
+    binding = bind_plan(policy, request.proposal, redactor=redactor)
+    before: list[tuple[str, list[str]]] = []
+
+    def change(current: ActionRequest) -> ActionRequest | None:
+        before.clear()
+        if current.state is not ActionState.PENDING_APPROVAL:
+            return None
+        if binding.problem is None and binding.hash == current.plan_hash:
+            return None
+        before.append((current.plan_hash, [a.user_id for a in current.approvals]))
+        current.approvals = []
+        current.decision = decision
+        current.plan, current.plan_hash = binding.plan, binding.hash
+        current.updated_at = now
+        if binding.problem is not None:
+            current.state, current.error = ActionState.BLOCKED, unplannable(binding.problem)
+        elif decision.outcome is DecisionOutcome.DENY:
+            current.state, current.error = ActionState.BLOCKED, "; ".join(decision.denials)
+        return current
+
+    stored, changed = await transition(store, request_id, change)
+    if not changed:
+        return stored, False
+    old_hash, discarded = before[-1]
+    await _note_replanned(store, stored, binding, old_hash, discarded, now)
+    return stored, True
+
+
+async def _note_replanned(
+    store: Store,
+    request: ActionRequest,
+    binding: PlanBinding,
+    old_hash: str,
+    discarded: list[str],
+    now: datetime,
+) -> None:
+    blocked = request.state is ActionState.BLOCKED
+    revision = request.decision.policy_revision
+    await timeline.note(
+        store,
+        request.incident_id,
+        at=now,
+        actor=BOT_ACTOR,
+        kind=EventKind.ACTION_BLOCKED if blocked else EventKind.ACTION_REPLANNED,
+        message=f"{request.proposal.action} re-planned under policy revision {revision[:12]}"
+        + (f": blocked, {request.error}"[:300] if blocked else "")
+        + (f"; {len(discarded)} earlier vote(s) discarded" if discarded else ""),
+        request_id=request.id,
+        previous_plan_hash=old_hash,
+        discarded_votes=discarded,
+        decision_id=request.decision.id,
+        rules=[hit.rule_id for hit in request.decision.reasons],
+        policy_revision=revision,
+        **_plan_facts(request, binding),
+    )
 
 
 async def evaluation_context(

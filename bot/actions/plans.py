@@ -1,20 +1,42 @@
-"""Rendering an approved action into exactly what will run: an argv or an HTTP request."""
+"""Rendering an action into exactly what will run (an argv or an HTTP request), the ``Plan`` a
+card shows before anyone is asked, and the hash that binds an approval to it (invariant 8).
+
+    render_plan(spec, params, …)   the ExecutionPlan an executor runs (unmasked)
+    render_for(policy, proposal)   the same, from a proposal under the current policy
+    plan_hash(…)                   sha256 over canonical JSON of (action, canonical service,
+                                   params, rendered plan, policy revision)
+    bind_plan(policy, proposal)    the masked ``Plan`` to show and its hash, or why neither exists
+    card_hash / card_matches       the hash prefix a card's buttons carry, and checking one
+
+The hash covers the unmasked plan, so a masked value (a secret in a parameter) still changes it;
+the card shows the masked one. Any edit of the policy files changes the revision, so a plan
+approved under one revision never runs under another without being shown again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import PurePath
 from typing import Any
 
 from bot.errors import ActionError
+from bot.models import Plan, Proposal
+from bot.policy import Policy
 from bot.policy.documents import INTERPRETERS, ActionSpec, ExecutorKind, RunMode
+from bot.redaction import Redactor
 
 _PLACEHOLDER = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
 # Control characters (newlines, NUL, escapes) never belong in an argument.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_ARG_CHARS = 512
 _ABSENT = object()
+# Hex digits of the plan hash a card's buttons carry (64 bits: no card guesses another's).
+CARD_HASH_DIGITS = 16
+_HEX = re.compile(r"^[0-9a-f]+$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,17 @@ class ExecutionPlan:
         if self.kind is ExecutorKind.HTTP:
             return {"executor": "http", "method": self.method, "url": self.url, "body": self.body}
         return {"executor": "dry_run", "action": self.action}
+
+    def canonical(self) -> dict[str, Any]:
+        """Everything that decides what runs, for hashing (the request id is not part of it)."""
+        return {
+            "kind": self.kind.value,
+            "mode": self.mode.value,
+            "argv": list(self.argv),
+            "method": self.method,
+            "url": self.url,
+            "body": self.body,
+        }
 
 
 def render_plan(
@@ -123,3 +156,119 @@ def _render_body(template: Any, values: dict[str, Any]) -> Any:
     if isinstance(template, list):
         return [item for item in (_render_body(v, values) for v in template) if item is not _ABSENT]
     return template
+
+def render_for(policy: Policy, proposal: Proposal, *, request_id: str = "") -> ExecutionPlan:
+    """The plan the current ``policy`` renders for ``proposal``; ActionError when it cannot."""
+    spec = policy.actions.get(proposal.action) if isinstance(proposal.action, str) else None
+    if spec is None:
+        raise ActionError(f"{str(proposal.action)[:64]!r} is not in the allowlist")
+    target = policy.resolve_service(proposal.service)
+    if target.spec is None:
+        raise ActionError(f"service {target.name[:64]!r} is not in services.yaml (no namespace)")
+    return render_plan(
+        spec,
+        proposal.params,
+        request_id=request_id,
+        service=target.name,
+        namespace=target.spec.namespace,
+    )
+
+
+def plan_hash(proposal: Proposal, service: str, plan: ExecutionPlan, policy_revision: str) -> str:
+    """sha256 (hex) over canonical JSON of what an approval is bound to; key order never matters."""
+    document = {
+        "action": proposal.action,
+        "service": service,
+        "params": proposal.params,
+        "plan": plan.canonical(),
+        "policy_revision": policy_revision,
+    }
+    try:
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ActionError(f"the plan cannot be hashed: {exc}") from exc
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def current_hash(policy: Policy, proposal: Proposal) -> str:
+    """The hash ``proposal``'s plan has under the current ``policy``; ActionError if none."""
+    plan = render_for(policy, proposal)
+    service = policy.resolve_service(proposal.service).name
+    return plan_hash(proposal, service, plan, policy.revision)
+
+
+@dataclass(frozen=True)
+class PlanBinding:
+    """A proposal's plan as people see it (masked) and the hash approvals are bound to; or,
+    when it cannot render, why (``problem``) and neither."""
+
+    plan: Plan | None
+    hash: str = ""
+    problem: str | None = None
+
+
+@cache
+def default_redactor() -> Redactor:
+    """The built-in redaction rules, for callers that were given no configured redactor."""
+    return Redactor()
+
+
+def bind_plan(
+    policy: Policy, proposal: Proposal, *, redactor: Redactor | None = None
+) -> PlanBinding:
+    """Render ``proposal`` under ``policy``: the masked Plan to show and its hash."""
+    try:
+        rendered = render_for(policy, proposal)
+        digest = current_hash(policy, proposal)
+    except ActionError as exc:
+        return PlanBinding(None, problem=str(exc))
+    spec = policy.actions[proposal.action]
+    shown = masked(rendered, read_only=spec.read_only, redactor=redactor or default_redactor())
+    return PlanBinding(shown, digest)
+
+
+def masked(plan: ExecutionPlan, *, read_only: bool, redactor: Redactor) -> Plan:
+    """``plan`` as people may see it: parameters through the redactor, no token anywhere."""
+    argv: list[str] = []
+    for element in plan.argv:
+        # ``--password VALUE``: the flag names what the next element is.
+        flag = argv[-1].lstrip("-") if argv and argv[-1].startswith("-") else ""
+        argv.append(redactor.redact_value(flag, element) if flag else redactor.redact(element))
+    return Plan(
+        kind=plan.kind.value,
+        mode=plan.mode.value,
+        read_only=read_only,
+        argv=argv,
+        method=plan.method if plan.kind is ExecutorKind.HTTP else "",
+        url=redactor.redact(plan.url) if plan.kind is ExecutorKind.HTTP else "",
+        body=redactor.redact_obj(plan.body),
+        summary=_summary(plan),
+    )
+
+
+def _summary(plan: ExecutionPlan) -> str:
+    dry = plan.mode is RunMode.DRY_RUN
+    if plan.kind is ExecutorKind.COMMAND:
+        if dry:
+            return "Dry run: would run this command; it is recorded and nothing runs"
+        return "Will run this command (no shell)"
+    if plan.kind is ExecutorKind.HTTP:
+        if dry:
+            return f"Dry run: would send this {plan.method} request; it is recorded, not sent"
+        return f"Will send this {plan.method} request (the bearer token is added at run time)"
+    return "Dry run: the action is recorded and nothing runs"
+
+
+def card_hash(full_hash: str) -> str:
+    """The prefix of a plan hash that a card's Approve / Deny buttons carry."""
+    return full_hash[:CARD_HASH_DIGITS]
+
+
+def card_matches(full_hash: str, shown: str) -> bool:
+    """True when a button's hash names this plan hash (a long enough prefix of it)."""
+    return (
+        bool(full_hash)
+        and len(shown) >= CARD_HASH_DIGITS
+        and _HEX.match(shown) is not None
+        and full_hash.startswith(shown)
+    )

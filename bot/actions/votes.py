@@ -1,4 +1,5 @@
-"""Recording Approve / Deny votes: authorisation, N-of-M, requester != approver, expiry."""
+"""Recording Approve / Deny votes: authorisation, N-of-M, requester != approver, expiry, and the
+card's plan hash (safety invariant 8)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from enum import StrEnum
 from bot import timeline
 from bot.actions.execution import ExecutionOutcome
 from bot.actions.lifecycle import evaluation_context, transition
-from bot.errors import NotFound
+from bot.actions.plans import card_matches, current_hash
+from bot.errors import ActionError, NotFound
 from bot.models import (
     ActionRequest,
     ActionState,
@@ -38,6 +40,9 @@ class VoteStatus(StrEnum):
     INVALID_VOTE = "invalid_vote"
     INCIDENT_RESOLVED = "incident_resolved"
     UNKNOWN_REQUEST = "unknown_request"
+    # The click came from a card whose plan hash is not the request's (the card is older than
+    # a re-plan), or the policy changed since the plan was rendered (it must be shown again).
+    CARD_OUT_OF_DATE = "card_out_of_date"
 
 
 @dataclass
@@ -65,8 +70,15 @@ async def record_vote(
     policy: Policy,
     now: datetime,
     group_members: Mapping[str, frozenset[str]],
+    card_hash: str | None = None,
 ) -> VoteResult:
-    """Record one vote under CAS; moves the request to approved / denied when it decides it."""
+    """Record one vote under CAS; moves the request to approved / denied when it decides it.
+
+    ``card_hash`` is the plan hash the clicked card carried (None: the vote comes from no card,
+    e.g. the CLI). A vote counts only for the plan it was cast on: it is refused with
+    ``CARD_OUT_OF_DATE`` when the card's hash is not the request's, or when the plan rendered
+    under the current policy no longer hashes to the stored one (the caller re-plans).
+    """
     try:
         request = await store.get_action_request(request_id)
     except NotFound:
@@ -80,11 +92,17 @@ async def record_vote(
         return VoteResult(request, VoteStatus.INCIDENT_RESOLVED, False)
     context = await evaluation_context(store, request, now, group_members)
     approvers = policy.eligible_approvers(request.proposal.service)
+    try:
+        planned_now = current_hash(policy, request.proposal)
+    except ActionError:
+        planned_now = ""
     verdict: list[VoteStatus] = []
 
     def change(current: ActionRequest) -> ActionRequest | None:
         verdict.clear()
         refusal = _check(current, user_id, now, approvers, group_members)
+        if refusal is None and not _same_plan(current, card_hash, planned_now):
+            refusal = VoteStatus.CARD_OUT_OF_DATE
         if refusal is not None:
             verdict.append(refusal)
             return None
@@ -121,6 +139,13 @@ async def record_vote(
         vote=cast_vote.value,
     )
     return VoteResult(stored, status, True)
+
+
+def _same_plan(request: ActionRequest, card_hash: str | None, planned_now: str) -> bool:
+    """The card shows the stored plan, and the stored plan is what policy renders now."""
+    if card_hash is not None and not card_matches(request.plan_hash, card_hash):
+        return False
+    return bool(planned_now) and planned_now == request.plan_hash
 
 
 def _check(

@@ -133,6 +133,13 @@ def _judge(walk: Walk) -> None:
             )
             for hit in d.reasons:
                 say(f"   - {hit.rule_id}: {hit.reason}")
+            if request.plan is not None:
+                say(f"   plan: {request.plan.summary}:")
+                for line in walk.redact(request.plan.shown()).splitlines():
+                    say(f"     {line}")
+                say(f"     plan hash {request.plan_hash[:16]} (the Approve button carries it)")
+            elif request.error:
+                say(f"   no plan: {request.error}")
 
 
 async def _card(walk: Walk) -> None:
@@ -166,8 +173,9 @@ async def _approve(walk: Walk) -> None:
         "U0NOTANAPPROVER",
         *users[: request.decision.approvals_required],
     ]
+    shown = request.plan_hash[:16]
     for user in clickers:
-        result = await walk.pipeline.vote(request.id, user, Vote.APPROVE, utcnow())
+        result = await walk.pipeline.vote(request.id, user, Vote.APPROVE, utcnow(), card_hash=shown)
         verdict = "accepted" if result.accepted else "refused"
         say(f"   (simulated) {user} clicks Approve → {verdict}: {result.status.value}")
         if result.executed and result.request is not None:

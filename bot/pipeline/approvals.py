@@ -51,10 +51,15 @@ class Approvals(Stage):
         now: datetime,
         *,
         card: ConversationRef | None = None,
+        card_hash: str | None = None,
     ) -> VoteResult:
         """Record one vote (who may vote is decided here); enough approvals run the action.
 
         ``card`` is where the click came from: a click can beat the post's own bookkeeping.
+        ``card_hash`` is the plan hash the clicked card carried (invariant 8): a vote cast on
+        another plan than the request's current one is refused as out of date, the request is
+        re-planned when the policy changed meanwhile (``actions.replan``), and the card is
+        refreshed so it shows, and carries, the current plan.
         """
         try:
             request = await self.store.get_action_request(request_id)
@@ -72,9 +77,15 @@ class Approvals(Stage):
             policy=self.policy,
             now=now,
             group_members=groups,
+            card_hash=card_hash,
         )
         metrics.APPROVALS.labels("accepted" if result.accepted else "refused").inc()
         current = result.request or request
+        if result.status is VoteStatus.CARD_OUT_OF_DATE:
+            current, _ = await actions.replan(
+                self.store, self.policy, current.id, now, redactor=self.redactor
+            )
+            result.request = current
         if current.state is ActionState.APPROVED:
             result.execution = await self.execute_request(current.id, now, groups)
             current = result.request = result.execution.request
@@ -93,8 +104,12 @@ class Approvals(Stage):
             request_id=current.id,
             vote=str(vote),
         )
-        if current.state is not ActionState.PENDING_APPROVAL:
-            # A click on a card that still shows buttons for a closed request: fix the card.
+        if (
+            current.state is not ActionState.PENDING_APPROVAL
+            or result.status is VoteStatus.CARD_OUT_OF_DATE
+        ):
+            # A click on a card that still shows buttons for a closed request, or another
+            # plan than the request's: fix the card.
             await self.refresh_card(incident, current)
         return result
 

@@ -24,7 +24,7 @@ from bot.models import (
     DecisionOutcome,
     IncidentStatus,
 )
-from bot.pipeline.approvals import Approvals
+from bot.pipeline.diagnostics import Diagnostics
 from bot.policy import EvaluationContext
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class AgainResult:
     previous: ActionRequest | None = None
 
 
-class Executions(Approvals):
+class Executions(Diagnostics):
     """The lapsed-claim sweep and ``request_again``."""
 
     async def settle_lapsed_executions(self, now: datetime) -> list[ActionRequest]:
@@ -127,10 +127,12 @@ class Executions(Approvals):
             triage_id=previous.triage_id,
             proposal=previous.proposal,
             decision=decision,
+            policy=self.policy,
             requested_by=user_id,
             now=now,
             ttl_seconds=self.options.approval_ttl_seconds,
             retry_of=previous.id,
+            redactor=self.redactor,
         )
         if previous.card is not None:
             request = await self.remember_card(request.id, previous.card)

@@ -1,4 +1,5 @@
-"""Stages 2-4: triage an incident, judge each proposal with policy, file action requests."""
+"""Stages 2-4: triage an incident, judge each proposal with policy, file action requests (each
+with its plan, shown on the card before anyone is asked)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import actions, incidents, metrics, timeline
+from bot.actions.outputs import evidence_alert
 from bot.errors import Conflict
 from bot.models import (
     BOT_ACTOR,
@@ -16,20 +18,19 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
-    Category,
     EventKind,
     Incident,
     RunbookChunk,
-    RunbookRef,
     Triage,
 )
 from bot.pipeline.stage import Stage
 from bot.policy import EvaluationContext
-from bot.ports import RunbookSearch
 
 log = logging.getLogger(__name__)
 
 TRIAGE_ALERTS = 20
+# Pieces of action evidence a triage reads (the newest).
+EVIDENCE_ITEMS = 3
 REINDEX_LEASE = "scheduler:reindex"
 
 
@@ -75,16 +76,12 @@ class Triaging(Stage):
         started = time.perf_counter()
         # Index look-ups are blocking SQLite / HTTP calls: keep them off the event loop.
         chunks = await asyncio.to_thread(self._runbooks_for, incident, alerts)
-        triage = await self.triager.triage(
-            incident, alerts, chunks, self.policy.action_names(), now
-        )
+        seen = [*await self._action_evidence(incident), *alerts]
+        triage = await self.triager.triage(incident, seen, chunks, self.policy.action_names(), now)
         metrics.TRIAGE_SECONDS.labels(triage.provider).observe(time.perf_counter() - started)
         metrics.TRIAGES.labels(triage.execution_status.value, triage.provider).inc()
         metrics.count_usage(triage.provider, triage.model, triage.usage)
-        # What the card cites: a second search that knows the decided category.
-        cited = await asyncio.to_thread(self._runbooks_for, incident, alerts, triage.category)
-        triage = triage.model_copy(update={"runbooks": _cite(cited), "retriage": again})
-        stored = await self._store_triage(triage, force)
+        stored = await self._store_triage(triage.model_copy(update={"retriage": again}), force)
         if stored is None:
             return None
         triage = stored
@@ -94,6 +91,16 @@ class Triaging(Stage):
         if card is not None:
             incident = await self.place_card(incident, card, requests)
         return TriageResult(incident=incident, triage=triage, requests=requests)
+
+    async def _action_evidence(self, incident: Incident) -> list[Alert]:
+        """What actions that ran by themselves returned with signal (newest first), read by the
+        triage next to the alerts; never stored as alerts."""
+        events = [
+            event
+            for event in await self.store.list_events(incident.id)
+            if event.kind == EventKind.ACTION_EVIDENCE and event.data.get("signal")
+        ]
+        return [evidence_alert(event, incident) for event in events[-EVIDENCE_ITEMS:][::-1]]
 
     async def _store_triage(self, triage: Triage, force: bool) -> Triage | None:
         """Store ``triage``; None when another replica stored the incident's first triage
@@ -113,16 +120,13 @@ class Triaging(Stage):
         await self.store.add_triage(again)
         return again
 
-    def _runbooks_for(
-        self, incident: Incident, alerts: list[Alert], category: Category | None = None
-    ) -> list[RunbookChunk]:
-        """The service's runbooks for the alerts; with a category, those of that category
-        first (a filter that falls back to every category when none of them matches)."""
+    def _runbooks_for(self, incident: Incident, alerts: list[Alert]) -> list[RunbookChunk]:
         if self.runbooks is None:
             return []
         query = " ".join([incident.title, *(f"{a.title} {a.description}" for a in alerts[:5])])
-        k = self.options.runbook_top_k
-        return search_runbooks(self.runbooks, query[:2000], k, incident.service, category)
+        return self.runbooks.search(
+            query[:2000], self.options.runbook_top_k, service=incident.service
+        )
 
     async def _apply_triage(self, incident_id: str, triage: Triage, now: datetime) -> Incident:
         def change(incident: Incident) -> Incident:
@@ -173,9 +177,11 @@ class Triaging(Stage):
                 triage_id=triage.id,
                 proposal=proposal,
                 decision=decision,
+                policy=self.policy,
                 requested_by=requester,
                 now=now,
                 ttl_seconds=self.options.approval_ttl_seconds,
+                redactor=self.redactor,
             )
             if request.state is not ActionState.BLOCKED:
                 pending += 1
@@ -264,23 +270,3 @@ class Triaging(Stage):
         if rebuilt:
             log.info("runbooks re-indexed")
         return rebuilt
-
-def search_runbooks(
-    runbooks: RunbookSearch, query: str, k: int, service: str, category: Category | None
-) -> list[RunbookChunk]:
-    """The service's runbooks for ``query``; with a category, only that category's unless
-    none of them matches (then every category's). ``unknown`` filters nothing: it says
-    triage learnt nothing the text does not already carry."""
-    if category is not None and category is not Category.UNKNOWN:
-        fitting = runbooks.search(query, k, service=service, category=category.value)
-        if fitting:
-            return fitting
-    return runbooks.search(query, k, service=service)
-
-
-def _cite(chunks: list[RunbookChunk]) -> list[RunbookRef]:
-    """One citation per runbook, in the order the search ranked them."""
-    first: dict[str, RunbookChunk] = {}
-    for chunk in chunks:
-        first.setdefault(chunk.runbook_id, chunk)
-    return [chunk.ref() for chunk in first.values()]

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 
 class ActionId(StrEnum):
-    """The ``action_id`` of each interactive element; a button's value carries only an id."""
+    """The ``action_id`` of each interactive element; a button's value carries an id (Approve /
+    Deny: the request id and the card's plan hash prefix, ``"<id>:<hash>"``)."""
 
     APPROVE = "request_approve"
     DENY = "request_deny"

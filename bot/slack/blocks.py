@@ -1,9 +1,13 @@
 """Block Kit builders for the triage card: pure functions from domain values to blocks.
 
-Evidence comes first, then proposals; buttons only where a decision awaits approval, and a
-button's value is only an ActionRequest id (or a triage id for feedback). Every untrusted
-string passes through a ``Clean`` (redact, then escape with ``bot.slack.markup``) before it is
-placed in mrkdwn, and every text is fitted to Slack's limits with a visible cut marker.
+Evidence comes first, then proposals, each with the exact plan it would run; buttons only
+where a decision awaits approval. A button's value is an id: an ActionRequest id (or a triage id
+for feedback), and on Approve / Deny the id plus the prefix of the plan hash the card shows,
+``"<request id>:<hash prefix>"`` (safety invariant 8), so a vote names the plan it was cast on.
+Approve on an action that changes state opens Slack's confirmation dialog showing the plan.
+Every untrusted string passes through a ``Clean`` (redact, then escape with
+``bot.slack.markup``) before it is placed in mrkdwn, and every text is fitted to Slack's limits
+with a visible cut marker.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from bot.models import ActionRequest, ActionState, Alert, Incident, Triage
+from bot.actions.plans import card_hash
+from bot.models import ActionRequest, ActionState, Alert, Incident, Plan, Triage
 from bot.slack.action_ids import ActionId
 from bot.slack.markup import LIMITS, code, fit, mention, mrkdwn, plain
 
@@ -28,6 +33,7 @@ REASON_CHARS = 300
 PARAMS_CHARS = 500
 SUMMARY_CHARS = 1_200
 LABEL_CHARS = 120
+PLAN_CHARS = 2_500  # the plan's code block; the section around it stays under its limit
 
 
 class Clean:
@@ -43,6 +49,14 @@ class Clean:
     def code(self, text: str) -> str:
         """An untrusted value for a code span."""
         return code(self._redact(text))
+
+    def block(self, text: str) -> str:
+        """An untrusted value for a code block (lines kept)."""
+        return code(self._redact(text), block=True)
+
+    def plain(self, text: str) -> str:
+        """An untrusted value for a plain_text object."""
+        return plain(self._redact(text))
 
 
 STATE_ICONS = {
@@ -75,8 +89,14 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": body}]}
 
 
-def button(text: str, action_id: ActionId, value: str, style: str | None = None) -> Block:
-    """A button carrying only an id as its value."""
+def button(
+    text: str,
+    action_id: ActionId,
+    value: str,
+    style: str | None = None,
+    confirm: Block | None = None,
+) -> Block:
+    """A button carrying an id (and for votes a plan hash) as its value."""
     element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": fit(plain(text), LIMITS.button_text)},
@@ -85,7 +105,43 @@ def button(text: str, action_id: ActionId, value: str, style: str | None = None)
     }
     if style:
         element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
     return element
+
+
+def vote_value(request: ActionRequest) -> str:
+    """An Approve / Deny button's value: the request id and the card's plan hash prefix."""
+    return f"{request.id}:{card_hash(request.plan_hash)}"
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text}
+
+
+def confirm_dialog(request: ActionRequest, plan: Plan, clean: Clean) -> Block:
+    """Slack's confirmation dialog for Approve on a state-changing action: the plan again."""
+    action, service = clean.plain(request.proposal.action), clean.plain(request.proposal.service)
+    title = f"Approve {fit(action, 40)} on {fit(service, 40)}?"
+    text = f"{clean.plain(plan.summary)}: {clean.plain(plan.shown())}"
+    return {
+        "title": _plain(fit(title, LIMITS.confirm_title)),
+        "text": _plain(fit(text, LIMITS.confirm_text)),
+        "confirm": _plain(fit("Approve this plan", LIMITS.confirm_button)),
+        "deny": _plain(fit("Cancel", LIMITS.confirm_button)),
+        "style": "primary",
+    }
+
+
+def plan_block(request: ActionRequest, clean: Clean) -> Block | None:
+    """The plan under its proposal: a plain-words line and the exact command or request."""
+    plan = request.plan
+    if plan is None:
+        return None
+    effect = "read-only" if plan.read_only else "changes state"
+    body = fit(clean.block(plan.shown()), PLAN_CHARS)
+    text = f"*Plan* ({effect}): {fit(clean(plan.summary), 300)}:\n```{body}```"
+    return section(text, f"plan:{request.id}")
 
 
 def make_clean(redact: Callable[[str], str]) -> Clean:
@@ -214,14 +270,23 @@ def proposal_blocks(
         f"{_outcome_line(request, clean)}{rationale}\n{reasons}"
     )
     blocks = [section(text, f"proposal:{request.id}")]
+    plan = plan_block(request, clean)
+    if plan is not None:
+        blocks.append(plan)
     if request.state is ActionState.PENDING_APPROVAL:
+        value = vote_value(request)
+        confirm = (
+            confirm_dialog(request, request.plan, clean)
+            if request.plan is not None and not request.plan.read_only
+            else None
+        )
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"vote:{request.id}",
                 "elements": [
-                    button("Approve", ActionId.APPROVE, request.id, "primary"),
-                    button("Deny", ActionId.DENY, request.id, "danger"),
+                    button("Approve", ActionId.APPROVE, value, "primary", confirm),
+                    button("Deny", ActionId.DENY, value, "danger"),
                 ],
             }
         )

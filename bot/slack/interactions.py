@@ -1,7 +1,9 @@
 """Button clicks: Approve / Deny / Request again on an action request, Helpful / Not helpful
 on a triage.
 
-Each listener acks at once and does the work afterwards. A button's value is only an id; who
+Each listener acks at once and does the work afterwards. A button's value is an id; on Approve
+/ Deny it is the request id and the prefix of the plan hash the card showed
+(``"<request id>:<hash>"``), which the pipeline compares with the request's (invariant 8). Who
 clicked comes from the signed payload, and whether they may vote is the pipeline's call.
 """
 
@@ -24,6 +26,7 @@ from bot.slack.runtime import SlackRuntime
 log = logging.getLogger(__name__)
 
 ID_SHAPE = re.compile(r"^[a-z]{3}-[0-9a-f]{4,32}$")
+HASH_SHAPE = re.compile(r"^[0-9a-f]{0,64}$")
 
 
 @dataclass(frozen=True)
@@ -37,16 +40,20 @@ class Click:
     message_ts: str | None
     block_id: str = ""
     thread_ts: str | None = None
+    # The plan hash prefix an Approve / Deny button carried ("" when it carried none).
+    card_hash: str = ""
 
 
 def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
-    """The parts of a block_actions payload the handlers use."""
+    """The parts of a block_actions payload the handlers use (``id:hash`` split in two)."""
     channel = body.get("channel") or {}
     container = body.get("container") or {}
     message = body.get("message") or {}
+    value, _, shown = str(action.get("value", ""))[:200].partition(":")
     return Click(
         action_id=str(action.get("action_id", "")),
-        value=str(action.get("value", ""))[:100],
+        value=value[:100],
+        card_hash=shown if HASH_SHAPE.match(shown) else "",
         user_id=str((body.get("user") or {}).get("id", "")),
         channel_id=str(channel.get("id") or container.get("channel_id") or ""),
         message_ts=message.get("ts") or container.get("message_ts"),
@@ -87,7 +94,7 @@ class ClickHandlers:
         if click.message_ts and click.channel_id:
             card = ConversationRef(kind="slack", channel=click.channel_id, thread=click.message_ts)
         result = await self.runtime.pipeline.vote(
-            click.value, click.user_id, vote, utcnow(), card=card
+            click.value, click.user_id, vote, utcnow(), card=card, card_hash=click.card_hash
         )
         if not result.accepted:
             await self._reply(click, messages.vote_answer(result.status))

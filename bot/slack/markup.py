@@ -45,6 +45,9 @@ class Limits:
     markdown_block: int = 12_000  # markdown block ``text``; the sum per message is ~12,000 too
     button_text: int = 75
     button_value: int = 2_000
+    confirm_title: int = 100  # a button's confirmation dialog (all plain_text)
+    confirm_text: int = 300
+    confirm_button: int = 30
     action_id: int = 255
     block_id: int = 255
     actions_elements: int = 25

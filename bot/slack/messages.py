@@ -210,6 +210,17 @@ def vote_refused(reason: str) -> str:
     return f":no_entry: Your vote was not counted: {fit(mrkdwn(reason), NOTE_CHARS)}"
 
 
+def evidence(request: ActionRequest, output: str) -> str:
+    """What an action that policy allowed outright returned, as a code block cut to fit."""
+    header = (
+        f":mag: Ran by itself (policy allows it without approval): {_action(request)} "
+        f"(`{code(request.id)}`). Output:\n"
+    )
+    room = LIMITS.message_text - size(header) - len("``````")
+    body = fit(code(output, block=True), room) if output.strip() else "(no output)"
+    return f"{header}```{body}```"
+
+
 def request_note(request: ActionRequest, note: str, actor: str | None) -> str:
     """The thread message after an action request changed."""
     who = f" by {mention(actor)}" if actor else ""
@@ -301,6 +312,9 @@ VOTE_ANSWERS = {
     VoteStatus.INVALID_VOTE: "Unknown vote.",
     VoteStatus.INCIDENT_RESOLVED: "The incident is resolved; nothing more runs for it.",
     VoteStatus.UNKNOWN_REQUEST: "This button refers to an action request that does not exist.",
+    VoteStatus.CARD_OUT_OF_DATE: (
+        "This card is out of date — it has been refreshed; check the plan again."
+    ),
 }
 
 STATE_NOTES = {

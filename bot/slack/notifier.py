@@ -134,6 +134,12 @@ class SlackNotifier:
             return None, problem or "the announcement could not be posted"
         return ConversationRef(kind=KIND, channel=channel, thread=landed), problem
 
+    async def evidence_gathered(
+        self, incident: Incident, request: ActionRequest, output: str
+    ) -> None:
+        """Post an allowed action's output in the thread (redacted again, cut to fit)."""
+        await self._say(incident, messages.evidence(request, self.redactor.redact(output)))
+
     async def _say(self, incident: Incident, text: str) -> None:
         channel, thread = self._where(incident)
         if channel:

@@ -151,8 +151,10 @@ def test_kill_9_during_execution_ends_outcome_unknown_and_never_reruns(
             lambda c: MARKER in json.dumps(c.args) and bool(c.args.get("blocks")),
             timeout=20,
         )[0]
-        [request_id] = buttons(card)["request_approve"]
-        assert first.click("request_approve", request_id, APPROVER).status == 200
+        # The Approve button carries "<request id>:<plan hash prefix>" (invariant 8).
+        [value] = buttons(card)["request_approve"]
+        request_id = value.partition(":")[0]
+        assert first.click("request_approve", value, APPROVER).status == 200
         wait_until(marker.exists, 15, "the command starting")
         assert request_of(db, request_id).state is ActionState.EXECUTING
 

@@ -147,7 +147,8 @@ def test_a_late_card_gets_every_update_on_its_real_ts_in_order(
     request = requests[0]
     assert request.card is not None and request.card.thread is not None
     assert request.card.thread.startswith("outbox:")  # the post has not landed yet
-    answer = bot.click("request_deny", request.id, user="U0CHKLEAD1")
+    # What the card's Deny button carries: the request id and its plan hash prefix.
+    answer = bot.click("request_deny", f"{request.id}:{request.plan_hash[:16]}", user="U0CHKLEAD1")
     assert answer.status == 200
     post = eventually(
         lambda: recorder.delivered("chat.postMessage", is_card("CHK-DENY")), "the late card"

@@ -231,8 +231,8 @@ async def _open_request(store: Store, env: dict[str, str], now: datetime, ttl: f
     )
     request = await actions.open_request(
         store, incident_id=incident.id, proposal=proposal,
-        decision=policy.evaluate(proposal, context), requested_by="incident-bot", now=now,
-        ttl_seconds=ttl,
+        decision=policy.evaluate(proposal, context), policy=policy, requested_by="incident-bot",
+        now=now, ttl_seconds=ttl,
     )  # fmt: skip
     assert request.state is ActionState.PENDING_APPROVAL
     return request.id

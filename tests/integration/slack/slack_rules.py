@@ -24,6 +24,8 @@ MARKDOWN_TEXT = 12_000
 ACTIONS_ELEMENTS = 25
 BUTTON_TEXT = 75
 BUTTON_VALUE = 2_000
+# The confirmation dialog object: every field a plain_text object.
+CONFIRM_LIMITS = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
 ID_CHARS = 255
 
 
@@ -34,6 +36,17 @@ def _text_object(node: Any, limit: int, plain_only: bool = False) -> bool:
     return node.get("type") in kinds and 0 < len(node["text"]) <= limit
 
 
+def _confirm(dialog: Any) -> bool:
+    return (
+        isinstance(dialog, dict)
+        and all(
+            _text_object(dialog.get(name), limit, plain_only=True)
+            for name, limit in CONFIRM_LIMITS.items()
+        )
+        and dialog.get("style", "primary") in ("primary", "danger")
+    )
+
+
 def _button(element: Any) -> bool:
     return (
         isinstance(element, dict)
@@ -41,6 +54,7 @@ def _button(element: Any) -> bool:
         and _text_object(element.get("text"), BUTTON_TEXT, plain_only=True)
         and len(str(element.get("value", ""))) <= BUTTON_VALUE
         and len(str(element.get("action_id", ""))) <= ID_CHARS
+        and ("confirm" not in element or _confirm(element["confirm"]))
     )
 
 

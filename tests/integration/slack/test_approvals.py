@@ -57,8 +57,19 @@ def vote_buttons(call: Call) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for element in buttons(call):
         if element["action_id"] in (APPROVE, DENY):
-            found.setdefault(element["value"], []).append(element["action_id"])
+            found.setdefault(element["value"].partition(":")[0], []).append(element["action_id"])
     return found
+
+
+def vote_value(call: Call, request_id: str) -> str:
+    """What a click on the card's Approve / Deny sends: ``"<request id>:<plan hash prefix>"``."""
+    values = {
+        e["value"]
+        for e in buttons(call)
+        if e["action_id"] in (APPROVE, DENY) and e["value"].startswith(f"{request_id}:")
+    }
+    assert len(values) == 1, values
+    return values.pop()
 
 
 def card_for(bot: BotProcess, recorder: SlackRecorder, marker: str, service: str) -> Call:
@@ -128,11 +139,11 @@ def test_approval_flow_refusals_then_execution_once(
     card = card_for(bot, recorder, "CHK-APPROVE-2", "checkout")
     request_id = next(iter(vote_buttons(card)))
 
-    assert bot.click(APPROVE, request_id, "U0RANDOM01").status == 200
+    assert bot.click(APPROVE, vote_value(card, request_id), "U0RANDOM01").status == 200
     ephemeral_to(recorder, "U0RANDOM01", "not an approver")
     assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
 
-    answer = bot.click(APPROVE, request_id, "U0CHKDEV01")
+    answer = bot.click(APPROVE, vote_value(card, request_id), "U0CHKDEV01")
     assert answer.status == 200 and answer.seconds < 3
     request = _wait_state(bot, request_id, ActionState.SUCCEEDED)
     assert request.approvers == ["U0CHKDEV01"]
@@ -145,9 +156,9 @@ def test_approval_flow_refusals_then_execution_once(
     assert vote_buttons(after) == {}
 
     # Double click and late clicks are refused; the action ran exactly once.
-    bot.click(APPROVE, request_id, "U0CHKDEV01")
+    bot.click(APPROVE, vote_value(card, request_id), "U0CHKDEV01")
     ephemeral_to(recorder, "U0CHKDEV01", "already voted")
-    bot.click(APPROVE, request_id, "U0CHKLEAD1")
+    bot.click(APPROVE, vote_value(card, request_id), "U0CHKLEAD1")
     ephemeral_to(recorder, "U0CHKLEAD1", "no longer waiting")
     kinds = [e.kind for e in events_of(bot, request.incident_id)]
     assert kinds.count("action.succeeded") == 1
@@ -159,11 +170,11 @@ def test_critical_service_needs_two_distinct_approvers(
 ) -> None:
     card = card_for(bot, recorder, "AUTH-TWO", "auth-service")
     request_id = next(iter(vote_buttons(card)))
-    bot.click(APPROVE, request_id, "U0IDSRE001")
+    bot.click(APPROVE, vote_value(card, request_id), "U0IDSRE001")
     _eventually(lambda: len(request_of(bot, request_id).approvals) == 1)
     assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
     recorder.wait_for("chat.update", lambda c: "1 so far" in json.dumps(c.args))
-    bot.click(APPROVE, request_id, "U0IDLEAD01")
+    bot.click(APPROVE, vote_value(card, request_id), "U0IDLEAD01")
     request = _wait_state(bot, request_id, ActionState.SUCCEEDED)
     assert request.approvers == ["U0IDSRE001", "U0IDLEAD01"]
 
@@ -178,13 +189,13 @@ def test_deny_closes_the_request(bot: BotProcess, recorder: SlackRecorder) -> No
     attempts = recorder.find("chat.postMessage", mentions("CHK-DENY"))
     assert [c.status for c in attempts] == [429, 200]
     request_id = next(iter(vote_buttons(card)))
-    bot.click(DENY, request_id, "U0CHKDEV02")
+    bot.click(DENY, vote_value(card, request_id), "U0CHKDEV02")
     request = _wait_state(bot, request_id, ActionState.DENIED)
     assert request.result is None
     recorder.wait_for(
         "chat.update", lambda c: request_id in json.dumps(c.args) and "Denied" in json.dumps(c.args)
     )
-    bot.click(APPROVE, request_id, "U0CHKDEV01")
+    bot.click(APPROVE, vote_value(card, request_id), "U0CHKDEV01")
     ephemeral_to(recorder, "U0CHKDEV01", "no longer waiting")
     assert request_of(bot, request_id).state is ActionState.DENIED
 
@@ -198,7 +209,7 @@ def test_requester_cannot_approve_their_own_request(
     )[0]
     assert card.args["channel"] == "C0WARROOM1"
     request_id = next(iter(vote_buttons(card)))
-    bot.click(APPROVE, request_id, "U0CHKLEAD1", channel="C0WARROOM1")
+    bot.click(APPROVE, vote_value(card, request_id), "U0CHKLEAD1", channel="C0WARROOM1")
     ephemeral_to(recorder, "U0CHKLEAD1", "requester cannot approve")
     assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
 
@@ -292,3 +303,40 @@ def test_readiness_includes_slack_auth(bot: BotProcess, recorder: SlackRecorder)
     assert answer.status == 200, answer.body
     assert answer.json()["checks"]["slack"] == "ok (test/incident-bot)"
     assert recorder.find("auth.test")
+
+
+def test_invariant_8_click_from_an_old_card_is_refused_and_the_card_refreshed(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    card = card_for(bot, recorder, "CHK-APPROVE-STALE", "checkout")
+    request_id = next(iter(vote_buttons(card)))
+    value = vote_value(card, request_id)
+    shown = value.partition(":")[2]
+    request = request_of(bot, request_id)
+    assert request.plan is not None and shown == request.plan_hash[:16]
+    # The plan is on the card, and Approve (a state change) asks for confirmation showing it.
+    command = "kubectl --namespace shop rollout restart deployment checkout-api"
+    plan_block = next(b for b in card.args["blocks"] if b.get("block_id") == f"plan:{request_id}")
+    assert command in plan_block["text"]["text"]
+    approve = next(e for e in buttons(card) if e["action_id"] == APPROVE and e["value"] == value)
+    confirm = approve["confirm"]
+    assert command in confirm["text"]["text"] and len(confirm["text"]["text"]) <= 300
+    assert len(confirm["title"]["text"]) <= 100 and confirm["confirm"]["type"] == "plain_text"
+
+    updates_before = len(recorder.find("chat.update", mentions(request_id)))
+    bot.click(APPROVE, f"{request_id}:{'0' * 16}", "U0CHKDEV01")
+    ephemeral_to(recorder, "U0CHKDEV01", "card is out of date")
+    recorder.wait_for("chat.update", mentions(request_id), count=updates_before + 1)
+    refreshed = recorder.find("chat.update", mentions(request_id))[-1]
+    assert vote_value(refreshed, request_id) == value
+    assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
+    assert request_of(bot, request_id).approvals == []
+    # A button that carries no hash at all (a card from before plans) is refused the same way.
+    bot.click(APPROVE, request_id, "U0CHKDEV02")
+    ephemeral_to(recorder, "U0CHKDEV02", "card is out of date")
+
+    bot.click(APPROVE, value, "U0CHKDEV01")
+    done = _wait_state(bot, request_id, ActionState.SUCCEEDED)
+    assert done.result is not None and done.result["plan"]["argv"] == command.split()
+    kinds = [e.kind for e in events_of(bot, request.incident_id)]
+    assert kinds.count("action.vote_refused") == 2 and kinds.count("action.succeeded") == 1

@@ -17,6 +17,7 @@ from tests.integration.slack.test_approvals import (
     events_of,
     request_of,
     vote_buttons,
+    vote_value,
 )
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,7 @@ def test_unapproved_request_is_reminded_escalated_and_expired(
     after = recorder.find("chat.update", lambda c: request_id in json.dumps(c.args))[-1]
     assert vote_buttons(after) == {}
 
-    bot.click(APPROVE, request_id, "U0CHKDEV01")
+    bot.click(APPROVE, vote_value(card, request_id), "U0CHKDEV01")
     ephemeral_to(recorder, "U0CHKDEV01", "no longer waiting")
     kinds = [e.kind for e in events_of(bot, request.incident_id)]
     assert kinds.count("action.reminded") == 1

@@ -35,6 +35,7 @@ from tests.integration.slack.test_approvals import (
     request_of,
     stored,
     vote_buttons,
+    vote_value,
 )
 
 pytestmark = pytest.mark.integration
@@ -139,7 +140,7 @@ def click_refused(bot: BotProcess, recorder: SlackRecorder, card: Call, request_
             lambda c: c.args.get("user") == APPROVER and RESOLVED_ANSWER in c.args.get("text", ""),
         )
     )
-    bot.click(APPROVE, request_id, APPROVER, channel=card.args["channel"])
+    bot.click(APPROVE, vote_value(card, request_id), APPROVER, channel=card.args["channel"])
     ephemeral_to(recorder, APPROVER, RESOLVED_ANSWER, count=earlier + 1)
 
 
@@ -349,7 +350,8 @@ def test_invariant_7_reopening_opens_a_new_incident_with_a_fresh_triage(
 
     # The old request stays cancelled; an approval on the new one runs only the new one.
     click_refused(bot, recorder, first_card, old_request)
-    bot.click(APPROVE, new_request, APPROVER, channel=second_card.args["channel"])
+    value = vote_value(second_card, new_request)
+    bot.click(APPROVE, value, APPROVER, channel=second_card.args["channel"])
     _wait_state(bot, new_request, ActionState.SUCCEEDED)
     assert request_of(bot, old_request).state is ActionState.CANCELLED
     assert "action.succeeded" not in [e.kind for e in events_of(bot, old_incident)]

@@ -101,6 +101,7 @@ async def file_request(
         triage_id=triage.id,
         proposal=proposal,
         decision=decision,
+        policy=policy,
         requested_by=requester,
         now=now,
         ttl_seconds=TTL,

@@ -1,4 +1,5 @@
-"""Invariant 2 as a property: for any request, the executor runs iff every condition holds."""
+"""Invariants 2 and 8 as a property: for any request, the executor runs iff every condition
+holds, the plan approved (its hash) being what the current policy renders included."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from bot import actions
+from bot.errors import ActionError
 from bot.models import (
     ActionRequest,
     ActionState,
@@ -122,6 +124,7 @@ def scenarios(draw: st.DrawFn, policy: Policy) -> dict[str, Any]:
         ),
         "now": draw(st.sampled_from([NOW, NOW, FROZEN])),
         "expires_in": draw(st.sampled_from([600, 600, 0, -60])),
+        "plan": draw(st.sampled_from(["current"] * 4 + ["stale", "none"])),
     }
 
 
@@ -148,6 +151,7 @@ def _favourable(draw: st.DrawFn, policy: Policy, action: str) -> dict[str, Any]:
         "state": ActionState.APPROVED,
         "now": NOW,
         "expires_in": 600,
+        "plan": "current",
     }
 
 
@@ -181,7 +185,20 @@ def _conditions(policy: Policy, s: dict[str, Any]) -> dict[str, bool]:
         ),
         "unexpired": s["expires_in"] > 0,
         "claimable": s["state"] is ActionState.APPROVED,
+        "plan_bound": bool(_plan_hash(policy, s)) and _plan_hash(policy, s) == _now_hash(policy, s),
     }
+
+
+def _now_hash(policy: Policy, s: dict[str, Any]) -> str:
+    try:
+        return actions.current_hash(policy, s["proposal"])
+    except ActionError:
+        return ""
+
+
+def _plan_hash(policy: Policy, s: dict[str, Any]) -> str:
+    """The hash stored on the request: what was approved, an older plan's, or none."""
+    return {"current": _now_hash(policy, s), "stale": "0" * 64, "none": ""}[s["plan"]]
 
 
 async def _run(policy: Policy, s: dict[str, Any], recorder: RecordingExecutor) -> Any:
@@ -206,6 +223,7 @@ async def _run(policy: Policy, s: dict[str, Any], recorder: RecordingExecutor) -
         created_at=NOW,
         updated_at=NOW,
         expires_at=s["now"] + timedelta(seconds=s["expires_in"]),
+        plan_hash=_plan_hash(policy, s),
     )
     await store.add_action_request(request)
     outcome = await actions.execute(

@@ -202,6 +202,7 @@ async def _walk(policy: Policy, scenario: dict[str, Any]) -> Walk:
             triage_id=triage.id,
             proposal=scenario["proposal"],
             decision=policy.evaluate(scenario["proposal"], context),
+            policy=policy,
             requested_by=scenario["requester"],
             now=NOW,
             ttl_seconds=TTL,

@@ -208,6 +208,7 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "again_answer": lambda t: "\n".join(
         messages.again_answer(s) for s in [*messages.AGAIN_ANSWERS, "filed"]
     ),
+    "evidence": lambda t: messages.evidence(request(t, ActionState.SUCCEEDED), t),
 }
 # Kinds that show no value at all (the rest must show a cut marker when the value is huge).
 FIXED = {
