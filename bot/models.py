@@ -121,6 +121,13 @@ ACTION_TRANSITIONS: dict[ActionState, frozenset[ActionState]] = {
     ActionState.OUTCOME_UNKNOWN: frozenset(),
 }
 
+class Verification(StrEnum):
+    """Whether a succeeded action did what it was for (its ``verify`` block held in time)."""
+
+    VERIFIED = "verified"
+    NOT_VERIFIED = "not_verified"
+
+
 # Requests that can still change the world: voted on, approved, or about to run.
 OPEN_ACTION_STATES = (ActionState.PROPOSED, ActionState.PENDING_APPROVAL, ActionState.APPROVED)
 
@@ -158,6 +165,12 @@ class EventKind(StrEnum):
     ACTION_EVIDENCE = "action.evidence"
     ACTION_REMINDED = "action.reminded"
     ACTION_ESCALATED = "action.escalated"
+    # Post-action verification: the window opened, then one verdict.
+    ACTION_VERIFYING = "action.verifying"
+    ACTION_VERIFIED = "action.verified"
+    ACTION_NOT_VERIFIED = "action.not_verified"
+    # A metrics series summarised (and charted) for an incident.
+    EVIDENCE_COLLECTED = "evidence.collected"
     DELIVERY_FAILED = "delivery.failed"
     NOTE = "note"
 
@@ -252,6 +265,15 @@ class Alert(Model):
         return f"{self.source}|{self.fingerprint}|{started}|{self.status.value}"
 
 
+class EvidenceNote(Model):
+    """One piece of gathered evidence (a series summary), kept for the next triage."""
+
+    at: datetime
+    source: str
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class Incident(Model):
     id: str = Field(default_factory=lambda: new_id("inc"))
     title: str
@@ -265,6 +287,8 @@ class Incident(Model):
     # policy treats every proposal on a flagged incident as on a suspicious target.
     service_flags: list[str] = Field(default_factory=list)
     conversation: ConversationRef | None = None
+    # Newest last, a few at most (``incidents.add_evidence``): what a re-triage reads.
+    evidence: list[EvidenceNote] = Field(default_factory=list)
     alert_count: int = 0
     created_at: datetime
     updated_at: datetime
@@ -454,6 +478,10 @@ class ActionRequest(Model):
     # sha256 of (action, canonical service, params, rendered plan, policy revision): a vote
     # must carry it and execution recomputes it (``actions.plans.plan_hash``).
     plan_hash: str = ""
+    # After success, an action with a ``verify`` block is watched until this instant; the
+    # verdict lands in ``verification`` (None while watching, or when nothing is watched).
+    verify_until: datetime | None = None
+    verification: Verification | None = None
     version: int = 0
 
     def can_move_to(self, target: ActionState) -> bool:
@@ -481,6 +509,10 @@ class Event(Model):
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
     seq: int = 0
+    # The hash chain (bot/audit.py): the link of the incident's previous event, and this
+    # event's own hash over it. Empty on events stored before the chain existed.
+    prev_hash: str = ""
+    hash: str = ""
 
 
 class Feedback(Model):

@@ -147,9 +147,20 @@ class Store(Protocol):
     ) -> list[ActionRequest]:
         """Oldest first."""
 
+    async def list_action_requests_since(
+        self, since: datetime, limit: int = 500, after: str | None = None
+    ) -> list[ActionRequest]:
+        """Requests of every incident created at or after ``since``, oldest first.
+
+        A page at a time: ``after`` is the id of the last request of the previous page
+        (NotFound when no request has that id); the next page starts after it.
+        """
+
     # timeline and feedback
     async def append_event(self, event: Event) -> Event:
-        """Append to the incident's timeline; returns the event with its sequence number."""
+        """Append to the incident's timeline; returns the event with its sequence number and
+        its links in the incident's hash chain (``bot.audit.chained``). Concurrent appends to
+        one incident from any number of replicas leave one linear chain."""
 
     async def list_events(self, incident_id: str) -> list[Event]:
         """In the order they were appended."""

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot import timeline
+from bot import audit, timeline
 from bot.actions.plans import PlanBinding, bind_plan
 from bot.cas import read_modify_write
 from bot.errors import ActionError, Conflict, NotFound
@@ -122,19 +122,10 @@ async def open_request(
         + (f"; {error}"[:300] if binding.problem is not None and error else ""),
         request_id=request.id,
         **again,
-        decision_id=decision.id,
-        rules=[hit.rule_id for hit in decision.reasons],
-        policy_revision=decision.policy_revision,
-        **_plan_facts(request, binding),
+        **audit.decision_facts(request),
+        **({"plan_problem": binding.problem} if binding.problem is not None else {}),
     )
     return request
-
-
-def _plan_facts(request: ActionRequest, binding: PlanBinding) -> dict[str, object]:
-    """What the timeline records about a request's plan, or why it has none."""
-    if request.plan is None:
-        return {"plan": None, "plan_problem": binding.problem}
-    return {"plan": request.plan.model_dump(mode="json"), "plan_hash": request.plan_hash}
 
 
 async def replan(
@@ -207,10 +198,8 @@ async def _note_replanned(
         request_id=request.id,
         previous_plan_hash=old_hash,
         discarded_votes=discarded,
-        decision_id=request.decision.id,
-        rules=[hit.rule_id for hit in request.decision.reasons],
-        policy_revision=revision,
-        **_plan_facts(request, binding),
+        **audit.decision_facts(request),
+        **({"plan_problem": binding.problem} if binding.problem is not None else {}),
     )
 
 

@@ -18,13 +18,16 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    Category,
     EventKind,
     Incident,
     RunbookChunk,
+    RunbookRef,
     Triage,
 )
 from bot.pipeline.stage import Stage
 from bot.policy import EvaluationContext
+from bot.ports import RunbookSearch
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,10 @@ class Triaging(Stage):
         metrics.TRIAGE_SECONDS.labels(triage.provider).observe(time.perf_counter() - started)
         metrics.TRIAGES.labels(triage.execution_status.value, triage.provider).inc()
         metrics.count_usage(triage.provider, triage.model, triage.usage)
-        stored = await self._store_triage(triage.model_copy(update={"retriage": again}), force)
+        # What the card cites: a second search that knows the decided category.
+        cited = await asyncio.to_thread(self._runbooks_for, incident, alerts, triage.category)
+        triage = triage.model_copy(update={"runbooks": _cite(cited), "retriage": again})
+        stored = await self._store_triage(triage, force)
         if stored is None:
             return None
         triage = stored
@@ -120,13 +126,16 @@ class Triaging(Stage):
         await self.store.add_triage(again)
         return again
 
-    def _runbooks_for(self, incident: Incident, alerts: list[Alert]) -> list[RunbookChunk]:
+    def _runbooks_for(
+        self, incident: Incident, alerts: list[Alert], category: Category | None = None
+    ) -> list[RunbookChunk]:
+        """The service's runbooks for the alerts; with a category, those of that category
+        first (a filter that falls back to every category when none of them matches)."""
         if self.runbooks is None:
             return []
         query = " ".join([incident.title, *(f"{a.title} {a.description}" for a in alerts[:5])])
-        return self.runbooks.search(
-            query[:2000], self.options.runbook_top_k, service=incident.service
-        )
+        k = self.options.runbook_top_k
+        return search_runbooks(self.runbooks, query[:2000], k, incident.service, category)
 
     async def _apply_triage(self, incident_id: str, triage: Triage, now: datetime) -> Incident:
         def change(incident: Incident) -> Incident:
@@ -270,3 +279,23 @@ class Triaging(Stage):
         if rebuilt:
             log.info("runbooks re-indexed")
         return rebuilt
+
+def search_runbooks(
+    runbooks: RunbookSearch, query: str, k: int, service: str, category: Category | None
+) -> list[RunbookChunk]:
+    """The service's runbooks for ``query``; with a category, only that category's unless
+    none of them matches (then every category's). ``unknown`` filters nothing: it says
+    triage learnt nothing the text does not already carry."""
+    if category is not None and category is not Category.UNKNOWN:
+        fitting = runbooks.search(query, k, service=service, category=category.value)
+        if fitting:
+            return fitting
+    return runbooks.search(query, k, service=service)
+
+
+def _cite(chunks: list[RunbookChunk]) -> list[RunbookRef]:
+    """One citation per runbook, in the order the search ranked them."""
+    first: dict[str, RunbookChunk] = {}
+    for chunk in chunks:
+        first.setdefault(chunk.runbook_id, chunk)
+    return [chunk.ref() for chunk in first.values()]
