@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.retrieval", [], []),
     ("benchmarks.slack_ack", [], []),
     ("benchmarks.serve_footprint", [], []),
+    ("benchmarks.evidence", [], ["--uploads", "10", "--rounds", "3"]),
 ]
 
 

@@ -7,7 +7,15 @@ from datetime import datetime
 
 from bot import timeline
 from bot.cas import read_modify_write
-from bot.models import Alert, AlertStatus, EventKind, Incident, IncidentStatus, Severity
+from bot.models import (
+    Alert,
+    AlertStatus,
+    EventKind,
+    EvidenceNote,
+    Incident,
+    IncidentStatus,
+    Severity,
+)
 from bot.ports import Store
 
 
@@ -111,3 +119,15 @@ async def resolve(
             message=reason,
         )
     return after, changed
+
+
+async def add_evidence(
+    store: Store, incident_id: str, note: EvidenceNote, *, keep: int
+) -> Incident:
+    """Append an evidence note to the incident, keeping only the newest ``keep``."""
+
+    def change(incident: Incident) -> Incident:
+        incident.evidence = [*incident.evidence, note][-keep:]
+        return incident
+
+    return await mutate_incident(store, incident_id, change)

@@ -121,6 +121,7 @@ ACTION_TRANSITIONS: dict[ActionState, frozenset[ActionState]] = {
     ActionState.OUTCOME_UNKNOWN: frozenset(),
 }
 
+
 class Verification(StrEnum):
     """Whether a succeeded action did what it was for (its ``verify`` block held in time)."""
 

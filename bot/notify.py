@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.models import ActionRequest, Alert, ConversationRef, Incident, Triage
+
+if TYPE_CHECKING:
+    from bot.evidence.series import SeriesSummary
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,21 @@ class SilentNotifier:
         log.info("chat off: declaration not announced", extra={"incident_id": incident.id})
         return None, ""
 
+    async def evidence_chart(
+        self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
+    ) -> bool:
+        log.info(
+            "chat off: evidence chart not posted",
+            extra={"incident_id": incident.id, "summary": summary.text()},
+        )
+        return False
+
+    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+        log.info(
+            "chat off: verification not posted",
+            extra={"incident_id": incident.id, "request_id": request.id},
+        )
+
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str
     ) -> None:
@@ -73,6 +92,7 @@ class RecordingNotifier(SilentNotifier):
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
         self.nudges: list[tuple[str, bool]] = []
+        self.charts: list[bytes] = []
 
     async def incident_triaged(
         self, incident: Incident, triage: Triage, requests: list[ActionRequest], alerts: list[Alert]
@@ -108,6 +128,16 @@ class RecordingNotifier(SilentNotifier):
     ) -> tuple[ConversationRef | None, str]:
         self.calls.append(("incident_declared", incident.id, declarer))
         return None, ""
+
+    async def evidence_chart(
+        self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
+    ) -> bool:
+        self.calls.append(("evidence_chart", incident.id, summary.text()))
+        self.charts.append(png)
+        return True
+
+    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+        self.calls.append(("request_verified", incident.id, f"{request.id}:{request.verification}"))
 
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str

@@ -12,6 +12,8 @@
     Triager         incident + context -> Triage (rules engine or a model)
     ChatGateway     one model conversation with structured output
     Executor        runs one rendered plan (only ``actions.execute`` calls it)
+    Metrics         instant and range queries against a metrics backend (Prometheus)
+    Charts          draws a chart of series as PNG bytes
     Clock           the wall clock, so the middle never reads it
 
 Adapters live in ``bot/store``, ``bot/slack``, ``bot/retrieval``, ``bot/triage`` and
@@ -43,6 +45,7 @@ from bot.models import (
 if TYPE_CHECKING:
     # Only for the Executor signature; importing bot.actions here would be circular.
     from bot.actions.plans import ExecutionPlan
+    from bot.evidence.series import Chart, Series, SeriesSummary
 
 
 @runtime_checkable
@@ -146,6 +149,10 @@ class Store(Protocol):
         limit: int = 500,
     ) -> list[ActionRequest]:
         """Oldest first."""
+
+    async def list_verifying_requests(self, limit: int = 200) -> list[ActionRequest]:
+        """Succeeded requests being watched (``verify_until`` set, no ``verification`` yet),
+        oldest first."""
 
     async def list_action_requests_since(
         self, since: datetime, limit: int = 500, after: str | None = None
@@ -306,6 +313,15 @@ class Notifier(Protocol):
     ) -> tuple[ConversationRef | None, str]:
         """Announce a declared incident (in a new channel if asked); (where, problem)."""
 
+    async def evidence_chart(
+        self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
+    ) -> bool:
+        """Share a chart (PNG bytes) with its summary in the incident's thread; True if it did."""
+
+    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+        """Say in the thread whether a succeeded action held (``request.verification``); on
+        ``not_verified`` the commander (or the channel) is pinged."""
+
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str
     ) -> None:
@@ -403,3 +419,25 @@ class Executor(Protocol):
 
 
 Executors = Mapping[str, Executor]
+
+
+class Metrics(Protocol):
+    """Queries a metrics backend; raises EvidenceError when it cannot answer."""
+
+    async def query(self, expr: str, at: datetime | None = None) -> list[Series]:
+        """An instant query: one sample per series (at ``at``, or the server's now)."""
+        ...
+
+    async def query_range(
+        self, expr: str, start: datetime, end: datetime, step_seconds: float
+    ) -> list[Series]:
+        """A range query: every ``step_seconds`` from ``start`` to ``end``."""
+        ...
+
+
+class Charts(Protocol):
+    """Draws charts; blocking (CPU), so the pipeline calls it in a worker thread."""
+
+    def render(self, chart: Chart) -> bytes:
+        """The chart as PNG bytes."""
+        ...

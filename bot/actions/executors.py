@@ -1,4 +1,5 @@
-"""Executors: dry_run (the shipped default), http (POST a JSON body), command (argv, no shell)."""
+"""Executors: dry_run (the shipped default), http (POST a JSON body), command (argv, no shell),
+prometheus_query (read-only, through the ``Metrics`` port)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
 
 from bot.actions.plans import ExecutionPlan, check_argv
-from bot.ports import RunReport
+from bot.errors import EvidenceError
+from bot.evidence.series import summarise
+from bot.ports import Metrics, RunReport
 
 log = logging.getLogger(__name__)
 
@@ -121,4 +125,36 @@ class HttpExecutor:
         detail.update(status=response.status, response=_tail(text))
         if not 200 <= response.status < 300:
             return RunReport(ok=False, detail=detail, error=f"HTTP {response.status}")
+        return RunReport(ok=True, detail=detail)
+
+
+class PrometheusQueryExecutor:
+    """Runs a read-only PromQL query: instant, or a range up to now; reports a summary.
+
+    The server, its credentials and TLS settings come from settings (``metrics``); a plan
+    carries only the query. Without a configured server every run fails with that reason.
+    """
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        self._metrics = metrics
+
+    async def run(self, plan: ExecutionPlan) -> RunReport:
+        """Query, then report how many series came back and their min / max / latest."""
+        detail: dict[str, Any] = {"query": plan.query}
+        if self._metrics is None:
+            return RunReport(ok=False, detail=detail, error="no Prometheus is configured")
+        end = datetime.now(UTC)
+        try:
+            if plan.range_seconds:
+                start = end - timedelta(seconds=plan.range_seconds)
+                step = plan.step_seconds or max(plan.range_seconds / 240, 1.0)
+                series = await self._metrics.query_range(plan.query, start, end, step)
+            else:
+                series = await self._metrics.query(plan.query)
+        except EvidenceError as exc:
+            return RunReport(ok=False, detail=detail, error=str(exc))
+        summary = summarise(plan.query, series)
+        detail["series"] = len(series)
+        detail["summary"] = summary.as_data() if summary else None
+        detail["text"] = summary.text() if summary else "no data"
         return RunReport(ok=True, detail=detail)

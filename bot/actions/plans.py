@@ -24,6 +24,7 @@ from pathlib import PurePath
 from typing import Any
 
 from bot.errors import ActionError
+from bot.evidence.templates import render_query
 from bot.models import Plan, Proposal
 from bot.policy import Policy
 from bot.policy.documents import INTERPRETERS, ActionSpec, ExecutorKind, RunMode
@@ -53,9 +54,15 @@ class ExecutionPlan:
     method: str = ""
     url: str = ""
     body: dict[str, Any] = field(default_factory=dict)
+    # prometheus_query: the rendered PromQL, and the range it covers up to now (0: instant)
+    query: str = ""
+    range_seconds: float = 0.0
+    step_seconds: float = 0.0
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description for results, timelines and dry runs."""
+        if self.kind is ExecutorKind.PROMETHEUS_QUERY:
+            return {"executor": "prometheus_query", **self.query_body()}
         if self.kind is ExecutorKind.COMMAND:
             return {"executor": "command", "argv": list(self.argv)}
         if self.kind is ExecutorKind.HTTP:
@@ -71,6 +78,17 @@ class ExecutionPlan:
             "method": self.method,
             "url": self.url,
             "body": self.body,
+            **({"query": self.query_body()} if self.query else {}),
+        }
+
+    def query_body(self) -> dict[str, Any]:
+        """A prometheus_query plan's query and range, as shown and hashed."""
+        if not self.range_seconds:
+            return {"query": self.query}
+        return {
+            "query": self.query,
+            "range_seconds": self.range_seconds,
+            "step_seconds": self.step_seconds,
         }
 
 
@@ -87,6 +105,7 @@ def render_plan(
         check_argv(argv, executor.argv)
     elif executor.kind is ExecutorKind.HTTP:
         body = _render_body(executor.body, values)
+    query = render_query(executor.query, values) if executor.query else ""
     return ExecutionPlan(
         request_id=request_id,
         action=spec.name,
@@ -98,6 +117,9 @@ def render_plan(
         method=executor.method,
         url=executor.url,
         body=body,
+        query=query,
+        range_seconds=executor.range_seconds,
+        step_seconds=executor.step_seconds,
     )
 
 
@@ -156,6 +178,7 @@ def _render_body(template: Any, values: dict[str, Any]) -> Any:
     if isinstance(template, list):
         return [item for item in (_render_body(v, values) for v in template) if item is not _ABSENT]
     return template
+
 
 def render_for(policy: Policy, proposal: Proposal, *, request_id: str = "") -> ExecutionPlan:
     """The plan the current ``policy`` renders for ``proposal``; ActionError when it cannot."""
@@ -239,11 +262,17 @@ def masked(plan: ExecutionPlan, *, read_only: bool, redactor: Redactor) -> Plan:
         mode=plan.mode.value,
         read_only=read_only,
         argv=argv,
-        method=plan.method if plan.kind is ExecutorKind.HTTP else "",
-        url=redactor.redact(plan.url) if plan.kind is ExecutorKind.HTTP else "",
-        body=redactor.redact_obj(plan.body),
+        method=plan.method if plan.kind is ExecutorKind.HTTP else "GET" if plan.query else "",
+        url=redactor.redact(plan.url) if plan.kind is ExecutorKind.HTTP else _query_path(plan),
+        body=redactor.redact_obj(plan.query_body() if plan.query else plan.body),
         summary=_summary(plan),
     )
+
+
+def _query_path(plan: ExecutionPlan) -> str:
+    if not plan.query:
+        return ""
+    return "/api/v1/query_range" if plan.range_seconds else "/api/v1/query"
 
 
 def _summary(plan: ExecutionPlan) -> str:
@@ -256,6 +285,11 @@ def _summary(plan: ExecutionPlan) -> str:
         if dry:
             return f"Dry run: would send this {plan.method} request; it is recorded, not sent"
         return f"Will send this {plan.method} request (the bearer token is added at run time)"
+    if plan.kind is ExecutorKind.PROMETHEUS_QUERY:
+        what = "range query" if plan.range_seconds else "instant query"
+        if dry:
+            return f"Dry run: would send this Prometheus {what}; it is recorded, not sent"
+        return f"Will send this read-only Prometheus {what}"
     return "Dry run: the action is recorded and nothing runs"
 
 

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bot.actions.executors import CommandExecutor, DryRunExecutor, HttpExecutor
+from bot.actions.executors import (
+    CommandExecutor,
+    DryRunExecutor,
+    HttpExecutor,
+    PrometheusQueryExecutor,
+)
 from bot.compose import llm, runbooks, stores
 from bot.config import LLMProvider, RunbookBackend, Settings, StoreBackend, load_settings
 from bot.errors import ConfigError
@@ -37,7 +42,16 @@ from bot.pipeline import (
 from bot.pipeline.storm import StormRule
 from bot.policy import Policy, load_policy
 from bot.policy.documents import ExecutorKind
-from bot.ports import Backend, Directory, Executor, Notifier, RunbookSearch, Triager
+from bot.ports import (
+    Backend,
+    Charts,
+    Directory,
+    Executor,
+    Metrics,
+    Notifier,
+    RunbookSearch,
+    Triager,
+)
 from bot.redaction import Redactor
 from bot.retrieval import RunbookIndex
 from bot.retrieval.index import IndexStats, Progress
@@ -124,7 +138,33 @@ class Root:
                 settings.action_http_token, settings.action_timeout_seconds
             ),
             ExecutorKind.COMMAND.value: CommandExecutor(settings.action_timeout_seconds),
+            ExecutorKind.PROMETHEUS_QUERY.value: PrometheusQueryExecutor(self.metrics()),
         }
+
+    def metrics(self) -> Metrics | None:
+        """The Prometheus client (PROMETHEUS_*), or None when no server is configured."""
+        settings = self._settings
+        if not settings.prometheus_url:
+            return None
+        from bot.evidence.prometheus import PrometheusClient
+
+        return PrometheusClient(
+            settings.prometheus_url,
+            timeout_seconds=settings.prometheus_timeout_seconds,
+            bearer_token=settings.prometheus_bearer_token,
+            username=settings.prometheus_username,
+            password=settings.prometheus_password,
+            ca_bundle=settings.prometheus_ca_bundle,
+            verify_tls=settings.prometheus_verify_tls,
+        )
+
+    def charts(self) -> Charts | None:
+        """The chart renderer (matplotlib, imported only when evidence is on)."""
+        if not self._settings.prometheus_url:
+            return None
+        from bot.evidence.charts import AggCharts
+
+        return AggCharts()
 
     def evaluation_triager(
         self,
@@ -197,6 +237,8 @@ class Root:
             storm=StormRule(settings.storm_threshold, settings.storm_window_seconds),
             raw_retention_days=settings.raw_payload_retention_days,
             outbox_retention_days=settings.outbox_retention_days,
+            evidence_lookback_seconds=settings.evidence_lookback_seconds,
+            evidence_chart_interval_seconds=settings.evidence_chart_interval_seconds,
         )
 
     def delivery_options(self) -> DeliveryOptions:
@@ -252,6 +294,8 @@ class Root:
             options=self.flow_options(),
             triage_queue=TriageQueue(settings.triage_queue_capacity, settings.triage_workers),
             dispatcher=dispatcher,
+            metrics=self.metrics(),
+            charts=self.charts(),
         )
         return Runtime(store=store, policy=policy, pipeline=pipeline)
 
@@ -273,6 +317,7 @@ class Root:
             "reindex": (settings.runbook_reindex_seconds, reindex),
             "outbox": (settings.outbox_interval_seconds, pipeline.deliver_due),
             "prune": (PRUNE_EVERY_SECONDS, pipeline.prune),
+            "verify": (settings.verify_interval_seconds, pipeline.verify_due),
         }
 
     def app(self, *, socket_mode: bool = False) -> Starlette:

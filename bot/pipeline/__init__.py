@@ -15,6 +15,11 @@
                       through policy                                     (``request_again``)
     command.py     incident command: declare, report, resolve (cancels what could still run),
                    feedback, and reading back for status, timeline and the review
+    evidence.py    an alert's own series (generatorURL's PromQL) queried before triage, its
+                   summary kept for the triage, its chart posted in the thread
+    watching.py    7b. did it work? a succeeded action that declares ``verify`` is watched
+    verification.py    sweep: verified as soon as its check holds, not_verified when the
+                   window ends first (then re-triage, commander pinged)   (``verify_due``)
     queue.py       the bounded triage queue with a fixed number of workers
     deliveries.py  the durable outbox: every chat message stored, then sent once, in order;
                    sweep: send what is due, record late card ids and failures (``deliver_due``)
@@ -43,6 +48,7 @@ from bot.pipeline.records import Records
 from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
+from bot.pipeline.verification import Verifying
 
 __all__ = [
     "AgainResult",
@@ -65,7 +71,7 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Executions, Delivering, Records, Retention):
+class Pipeline(Command, Executions, Verifying, Delivering, Records, Retention):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

@@ -18,7 +18,7 @@ from bot.models import (
     IncidentStatus,
     Vote,
 )
-from bot.pipeline.stage import Stage
+from bot.pipeline.watching import Watching
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def nudge_due(request: ActionRequest, now: datetime, every_seconds: float) -> Nu
     return Nudge.REMIND if request.reminded_at is None else Nudge.ESCALATE
 
 
-class Approvals(Stage):
+class Approvals(Watching):
     """Votes, execution, and the sweeps that keep waiting requests honest."""
 
     async def vote(
@@ -132,6 +132,9 @@ class Approvals(Stage):
         metrics.ACTIONS_EXECUTED.labels(
             outcome.request.state.value if outcome.ran else "not_run"
         ).inc()
+        if outcome.ran and outcome.request.state is ActionState.SUCCEEDED:
+            # Did it work? An action that declares ``verify`` is watched from here.
+            outcome.request = await self.start_verification(outcome.request, now)
         return outcome
 
     async def expire_requests(self, now: datetime) -> list[ActionRequest]:

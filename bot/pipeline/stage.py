@@ -16,10 +16,12 @@ from bot.pipeline.queue import TriageQueue
 from bot.pipeline.storm import StormRule
 from bot.policy import Policy
 from bot.ports import (
+    Charts,
     Clock,
     Coordination,
     Directory,
     Executors,
+    Metrics,
     Notifier,
     RunbookSearch,
     Store,
@@ -63,6 +65,10 @@ class FlowOptions:
     # raw payloads and finished deliveries older than this.
     raw_retention_days: float = 30.0
     outbox_retention_days: float = 7.0
+    # Evidence: how much of an alert's series to chart, and at most one chart per incident
+    # per this many seconds (EVIDENCE_LOOKBACK_SECONDS, EVIDENCE_CHART_INTERVAL_SECONDS).
+    evidence_lookback_seconds: float = 3600.0
+    evidence_chart_interval_seconds: float = 900.0
 
 
 class NoDirectory:
@@ -91,6 +97,9 @@ class Stage:
     clock: Clock = field(default=utcnow)
     # The outbox (None when no chat tool is configured); its sweep is ``deliver_due``.
     dispatcher: Dispatcher | None = None
+    # Evidence and verification (None when no Prometheus is configured).
+    metrics: Metrics | None = None
+    charts: Charts | None = None
 
     # shared by the stages: who holds a lease ---------------------------------------------------
     @property

@@ -25,7 +25,7 @@ from bot.models import (
     RunbookRef,
     Triage,
 )
-from bot.pipeline.stage import Stage
+from bot.pipeline.evidence import Evidencing
 from bot.policy import EvaluationContext
 from bot.ports import RunbookSearch
 
@@ -46,7 +46,7 @@ class TriageResult:
     requests: list[ActionRequest]
 
 
-class Triaging(Stage):
+class Triaging(Evidencing):
     """Triage once per incident (lease-guarded across replicas), then policy, then requests."""
 
     async def triage_incident(
@@ -76,6 +76,8 @@ class Triaging(Stage):
     ) -> TriageResult | None:
         incident = await self.store.get_incident(incident_id)
         alerts = await self.store.list_alerts(incident_id, limit=TRIAGE_ALERTS)
+        # The alert's own series (bounded by the metrics timeout) goes into the triage context.
+        incident, gathered = await self.gather_evidence(incident, alerts, now)
         started = time.perf_counter()
         # Index look-ups are blocking SQLite / HTTP calls: keep them off the event loop.
         chunks = await asyncio.to_thread(self._runbooks_for, incident, alerts)
@@ -96,6 +98,7 @@ class Triaging(Stage):
         card = await self.notifier.incident_triaged(incident, triage, requests, alerts)
         if card is not None:
             incident = await self.place_card(incident, card, requests)
+        await self.share_evidence(incident, gathered)
         return TriageResult(incident=incident, triage=triage, requests=requests)
 
     async def _action_evidence(self, incident: Incident) -> list[Alert]:
@@ -279,6 +282,7 @@ class Triaging(Stage):
         if rebuilt:
             log.info("runbooks re-indexed")
         return rebuilt
+
 
 def search_runbooks(
     runbooks: RunbookSearch, query: str, k: int, service: str, category: Category | None

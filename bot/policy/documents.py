@@ -26,6 +26,8 @@ class ExecutorKind(StrEnum):
     DRY_RUN = "dry_run"
     HTTP = "http"
     COMMAND = "command"
+    # Read-only: an instant or range query against the configured Prometheus.
+    PROMETHEUS_QUERY = "prometheus_query"
 
 
 class RunMode(StrEnum):
@@ -81,6 +83,20 @@ class ExecutorSpec:
     url: str = ""
     method: str = "POST"
     body: dict[str, Any] = field(default_factory=dict)
+    # prometheus_query: the PromQL template; a range query over this many seconds (0: instant)
+    query: str = ""
+    range_seconds: float = 0.0
+    step_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """How to tell that an action worked: an expression that must hold, or the incident's
+    alerts resolving, within ``within_seconds`` of its success."""
+
+    within_seconds: float
+    expr: str = ""
+    alerts_resolve: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,7 @@ class ActionSpec:
     executor: ExecutorSpec
     params_schema: dict[str, Any]
     validator: Validator = field(compare=False, repr=False)
+    verify: VerifySpec | None = None
 
 
 @dataclass(frozen=True)

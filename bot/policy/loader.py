@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from bot.errors import PolicyError
+from bot.evidence.templates import placeholders as query_placeholders
 from bot.policy.documents import (
     BUILTIN_PLACEHOLDERS,
     INTERPRETERS,
@@ -27,6 +28,7 @@ from bot.policy.documents import (
     RunMode,
     ServiceSpec,
     Tier,
+    VerifySpec,
 )
 from bot.policy.engine import Policy
 from bot.policy.files import display_name, read_schemas, read_yaml, validate_document
@@ -95,8 +97,35 @@ def _build_actions(document: dict[str, Any], path: Path) -> dict[str, ActionSpec
             executor=executor,
             params_schema=schema,
             validator=_compile(schema, path, f"{where}.params"),
+            verify=_build_verify(raw.get("verify"), schema, path, f"{where}.verify"),
         )
     return actions
+
+
+# How long a verify block watches when it does not say (within_seconds).
+VERIFY_DEFAULT_SECONDS = 600.0
+
+
+def _build_verify(
+    raw: dict[str, Any] | None, schema: dict[str, Any], path: Path, where: str
+) -> VerifySpec | None:
+    if raw is None:
+        return None
+    expr = raw.get("expr", "")
+    _check_query_placeholders(expr, schema, path, f"{where}.expr")
+    return VerifySpec(
+        within_seconds=float(raw.get("within_seconds", VERIFY_DEFAULT_SECONDS)),
+        expr=expr,
+        alerts_resolve=bool(raw.get("alerts_resolve", False)),
+    )
+
+
+def _check_query_placeholders(query: str, schema: dict[str, Any], path: Path, where: str) -> None:
+    # A placeholder inside a query must always have a value: a required parameter or a built-in.
+    required = set(schema.get("required", [])) | BUILTIN_PLACEHOLDERS
+    for name in query_placeholders(query):
+        if name not in required:
+            raise _fail(path, where, f"placeholder {{{name}}} must be a required parameter")
 
 
 def _compile(schema: dict[str, Any], path: Path, where: str) -> jsonschema_rs.Validator:
@@ -126,6 +155,7 @@ def _build_executor(
                 f"{where}.argv",
                 f"placeholder {{{name}}} (#{index}) must be a required parameter",
             )
+    _check_query_placeholders(raw.get("query", ""), schema, path, f"{where}.query")
     return ExecutorSpec(
         kind=ExecutorKind(raw["type"]),
         mode=RunMode(raw.get("mode", defaults["mode"])),
@@ -136,6 +166,9 @@ def _build_executor(
         url=raw.get("url", ""),
         method=raw.get("method", "POST"),
         body=dict(raw.get("body", {})),
+        query=raw.get("query", ""),
+        range_seconds=float(raw.get("range_seconds", 0)),
+        step_seconds=float(raw.get("step_seconds", 0)),
     )
 
 

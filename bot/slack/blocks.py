@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.actions.plans import card_hash
-from bot.models import ActionRequest, ActionState, Alert, Incident, Plan, Triage
+from bot.models import ActionRequest, ActionState, Alert, Incident, Plan, Triage, Verification
 from bot.slack.action_ids import ActionId
 from bot.slack.markup import LIMITS, code, fit, mention, mrkdwn, plain
 
@@ -214,7 +214,8 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
         return "Blocked: " + (error or _first_reason(request, clean))
     if state in (ActionState.SUCCEEDED, ActionState.FAILED):
         detail = request.error or json.dumps(request.result or {}, sort_keys=True)
-        return f"{state.value.capitalize()}: {fit(clean(detail), REASON_CHARS)}"
+        shown = f"{state.value.capitalize()}: {fit(clean(detail), REASON_CHARS)}"
+        return _verified_mark(request) + shown
     if state is ActionState.CANCELLED:
         # Say why on the card itself (e.g. the incident was resolved), not only in the thread.
         why = fit(clean(request.error or ""), REASON_CHARS)
@@ -229,6 +230,17 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
             "not have run. Check before approving again"
         )
     return state.value.replace("_", " ").capitalize()
+
+
+def _verified_mark(request: ActionRequest) -> str:
+    """Did it work? Shown first on a succeeded request that declares ``verify``."""
+    if request.verification is Verification.VERIFIED:
+        return ":white_check_mark: Verified. "
+    if request.verification is Verification.NOT_VERIFIED:
+        return ":warning: Not verified: its check did not hold in time. "
+    if request.verify_until is not None:
+        return f"Verifying until {request.verify_until:%H:%M:%S} UTC. "
+    return ""
 
 
 def mention_list(ids: list[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.actions.votes import VoteStatus
-from bot.models import ActionRequest, ActionState, Event, Incident
+from bot.models import ActionRequest, ActionState, Event, Incident, Verification
 from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn, size
 from bot.slack.markup import mention as _mention
 
@@ -227,6 +227,22 @@ def request_note(request: ActionRequest, note: str, actor: str | None) -> str:
     return (
         f"{_action(request)} is now *{request.state.value}*{who}: {fit(mrkdwn(note), NOTE_CHARS)}"
     )
+
+
+def verification_note(request: ActionRequest, commander: str | None) -> str:
+    """Whether a succeeded action held; a failed check pings the commander (or the channel)."""
+    if request.verification is Verification.VERIFIED:
+        return f":white_check_mark: {_action(request)} *verified*: its check holds."
+    target = mention(commander) if commander else "<!here>"
+    return (
+        f":warning: {target}: {_action(request)} *not verified*: its check did not hold within "
+        f"the window (`{code(request.id)}`). The incident is triaged again with what was seen."
+    )
+
+
+def evidence_comment(summary_text: str) -> str:
+    """The comment under an evidence chart: the series in numbers."""
+    return f":chart_with_upwards_trend: {fit(mrkdwn(summary_text), NOTE_CHARS)}"
 
 
 def reminder(request: ActionRequest) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from bot.deliveries import Delivery, DeliveryKind, DeliveryState, placeholder
 from bot.models import ActionRequest, ActionState, Alert, ConversationRef, Incident, Triage
@@ -20,6 +21,9 @@ from bot.slack import messages
 from bot.slack.blocks import make_clean, triage_card
 from bot.slack.commands import channel_name
 from bot.slack.outbox import Outbox
+
+if TYPE_CHECKING:
+    from bot.evidence.series import SeriesSummary
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,27 @@ class SlackNotifier:
         if landed is None:
             return None, problem or "the announcement could not be posted"
         return ConversationRef(kind=KIND, channel=channel, thread=landed), problem
+
+    async def evidence_chart(
+        self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
+    ) -> bool:
+        """Upload the chart into the incident's thread, its numbers as the comment."""
+        channel, thread = self._where(incident)
+        if not channel:
+            return False
+        shared = await self.outbox.upload_image(
+            channel,
+            f"evidence-{incident.id}.png",
+            png,
+            title,
+            thread_ts=thread,
+            comment=messages.evidence_comment(summary.text()),
+        )
+        return shared is not None
+
+    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+        """Say whether the action held; not verified pings the commander (or the channel)."""
+        await self._say(incident, messages.verification_note(request, incident.commander))
 
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str

@@ -315,6 +315,31 @@ class Outbox:
         file id, or None when any step failed (logged, counted, never raised).
         """
         body = self._redact(content).encode()
+        return await self._upload(channel, filename, body, title, thread_ts)
+
+    async def upload_image(
+        self,
+        channel: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        thread_ts: str | None = None,
+        comment: str = "",
+    ) -> str | None:
+        """Share an image the bot drew (bytes, nothing to redact) with a redacted comment."""
+        return await self._upload(
+            channel, filename, content, title, thread_ts, self._text(comment) if comment else ""
+        )
+
+    async def _upload(
+        self,
+        channel: str,
+        filename: str,
+        body: bytes,
+        title: str,
+        thread_ts: str | None,
+        comment: str = "",
+    ) -> str | None:
         granted = await self._call(
             "files.getUploadURLExternal", form=True, filename=filename, length=len(body)
         )
@@ -330,6 +355,8 @@ class Outbox:
         }
         if thread_ts:
             args["thread_ts"] = thread_ts
+        if comment:
+            args["initial_comment"] = comment
         done = await self._call("files.completeUploadExternal", form=True, **args)
         return file_id if done is not None else None
 

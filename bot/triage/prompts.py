@@ -168,6 +168,8 @@ def _incident_data(incident: Incident, redactor: Redactor) -> dict[str, Any]:
             "service": _clean(r(incident.service)),
             "severity": incident.severity.value,
             "alert_count": incident.alert_count,
+            # Series summaries and failed checks, newest last (untrusted text: cleaned too).
+            "evidence": [_clean(r(note.text), 500) for note in incident.evidence[-3:]],
         }
     }
 

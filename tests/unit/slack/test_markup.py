@@ -28,6 +28,7 @@ from bot.models import (
     RuleHit,
     RunbookRef,
     Triage,
+    Verification,
     Vote,
 )
 from bot.postmortem import Escaping, PostmortemFacts, build_postmortem
@@ -202,6 +203,13 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     ),
     "resolved_note": lambda t: messages.resolved_note(t, t) + messages.resolved_note("U" + t, t),
     "not_allowed_to_resolve": lambda t: messages.not_allowed_to_resolve(incident(t)),
+    "verification_note": lambda t: "\n".join(
+        messages.verification_note(
+            request(t, ActionState.SUCCEEDED).model_copy(update={"verification": verdict}), t
+        )
+        for verdict in Verification
+    ),
+    "evidence_comment": lambda t: messages.evidence_comment(t),
     "outcome_unknown": lambda t: messages.outcome_unknown(
         request(t, ActionState.OUTCOME_UNKNOWN).model_copy(update={"claimed_by": t}), t
     ),
