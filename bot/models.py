@@ -174,6 +174,13 @@ class EventKind(StrEnum):
     EVIDENCE_COLLECTED = "evidence.collected"
     DELIVERY_FAILED = "delivery.failed"
     NOTE = "note"
+    # Incident command: someone took it, a role changed hands, a status update, a new severity,
+    # the bot asking the commander for an update.
+    INCIDENT_ACKNOWLEDGED = "incident.acknowledged"
+    INCIDENT_ROLE_ASSIGNED = "incident.role_assigned"
+    INCIDENT_STATUS_UPDATE = "incident.status_update"
+    INCIDENT_SEVERITY_CHANGED = "incident.severity_changed"
+    INCIDENT_UPDATE_REQUESTED = "incident.update_requested"
 
     @classmethod
     def for_state(cls, state: ActionState) -> EventKind:
@@ -275,8 +282,24 @@ class EvidenceNote(Model):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class Role(StrEnum):
+    """Who does what in an incident; the commander leads (and may resolve)."""
+
+    COMMANDER = "commander"
+    SCRIBE = "scribe"
+    COMMS = "comms"
+
+
+# How people say an incident's short number: INC-42.
+NUMBER_PREFIX = "INC-"
+# The Coordination sequence incident numbers come from.
+INCIDENT_SEQUENCE = "incident"
+
+
 class Incident(Model):
     id: str = Field(default_factory=lambda: new_id("inc"))
+    # Short and sayable on a call (``INC-42``): monotonic per store, given at creation.
+    number: int | None = None
     title: str
     service: str
     severity: Severity = Severity.SEV3
@@ -294,7 +317,19 @@ class Incident(Model):
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None = None
+    # Scribe and comms (the commander has its own field): role -> user id.
+    roles: dict[Role, str] = Field(default_factory=dict)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    # The last status update, and when the bot last asked the commander for one.
+    last_update_at: datetime | None = None
+    update_requested_at: datetime | None = None
     version: int = 0
+
+    @property
+    def reference(self) -> str:
+        """How people name it: ``INC-42``, or the id of an incident stored before numbers."""
+        return f"{NUMBER_PREFIX}{self.number}" if self.number is not None else self.id
 
 
 class Proposal(Model):

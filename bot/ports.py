@@ -111,6 +111,9 @@ class Store(Protocol):
 
     async def get_incident(self, incident_id: str) -> Incident: ...
 
+    async def get_incident_by_number(self, number: int) -> Incident:
+        """The incident numbered ``number`` (``INC-42``); raises NotFound."""
+
     async def update_incident(self, incident: Incident) -> Incident:
         """CAS on ``incident.version``; returns the stored copy with the next version."""
 
@@ -211,6 +214,10 @@ class Coordination(Protocol):
     async def add_to_window(self, name: str, bucket: int, amount: int, span: int) -> int:
         """Add to counter ``name`` in time bucket ``bucket``; return its total over ``span``
         buckets ending with this one (``amount`` 0 only reads)."""
+
+    async def next_number(self, sequence: str) -> int:
+        """The next value of a monotonic sequence (1, 2, …); no two callers on any replica get
+        the same value. Incidents are numbered from ``"incident"`` when they are created."""
 
 
 @runtime_checkable

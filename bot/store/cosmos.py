@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from bot import audit
 from bot.errors import Conflict, NotFound, StoreError
 from bot.models import (
+    INCIDENT_SEQUENCE,
     ActionRequest,
     ActionState,
     Alert,
@@ -257,14 +258,22 @@ class CosmosStore(CosmosDeliveries):
     # incidents
     async def open_incident_for_group(self, candidate: Incident) -> tuple[Incident, bool]:
         if candidate.group_key is None:
+            await self._number(candidate)
             await groups.insert_incident(self.items, candidate, exists_ok=False)
             return candidate, True
         owner = await groups.claim(self.items, candidate)
         if owner is not None and owner.id != candidate.id:
             return owner, False
         # Ours (also when a retried claim found our own pointer): write the incident itself.
+        await self._number(candidate)
         await groups.insert_incident(self.items, candidate, exists_ok=True)
         return candidate, True
+
+    async def _number(self, incident: Incident) -> None:
+        # Before the incident item is written, so it is never stored without one. A create that
+        # then fails leaves a gap in the sequence, never a duplicate.
+        if incident.number is None:
+            incident.number = await self.next_number(INCIDENT_SEQUENCE)
 
     async def create_incident(self, incident: Incident) -> None:
         claimed = incident.group_key is not None and incident.status is IncidentStatus.OPEN
@@ -273,6 +282,7 @@ class CosmosStore(CosmosDeliveries):
             if owner is not None and owner.id != incident.id:
                 raise Conflict(f"group {incident.group_key!r} already has open {owner.id}")
         try:
+            await self._number(incident)
             await groups.insert_incident(self.items, incident, exists_ok=False)
         except Conflict:
             if claimed and incident.group_key is not None:
@@ -286,6 +296,14 @@ class CosmosStore(CosmosDeliveries):
             {"@g": group_key},
         )
         return _load(Incident, found[0]) if found else None
+
+    async def get_incident_by_number(self, number: int) -> Incident:
+        found = await self.items.query(
+            INCIDENTS, "SELECT TOP 1 * FROM c WHERE c.doc.number = @n", {"@n": number}
+        )
+        if not found:
+            raise NotFound(f"incident INC-{number}")
+        return _load(Incident, found[0])
 
     async def get_incident(self, incident_id: str) -> Incident:
         item = await self.items.read(
@@ -667,6 +685,9 @@ class CosmosStore(CosmosDeliveries):
 
     async def add_token_usage(self, day: str, tokens: int) -> int:
         return await self._add_to_counter(wire.item_id("tokens", day), tokens)
+
+    async def next_number(self, sequence: str) -> int:
+        return await self._add_to_counter(wire.item_id("sequence", sequence), 1)
 
     async def get_token_usage(self, day: str) -> int:
         counter_id = wire.item_id("tokens", day)

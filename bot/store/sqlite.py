@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from bot import audit
 from bot.errors import Conflict, NotFound, StoreError
 from bot.models import (
+    INCIDENT_SEQUENCE,
     ActionRequest,
     ActionState,
     Alert,
@@ -223,6 +224,7 @@ class SQLiteStore(SQLiteDeliveries):
                 ).fetchone()
                 if row:
                     return load(Incident, row[0]), False
+            _number(db, candidate)
             rows.insert_incident(db, candidate)
             return candidate, True
 
@@ -231,6 +233,7 @@ class SQLiteStore(SQLiteDeliveries):
     async def create_incident(self, incident: Incident) -> None:
         def job(db: Db) -> None:
             try:
+                _number(db, incident)
                 rows.insert_incident(db, incident)
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"incident {incident.id} or its open group already exists") from exc
@@ -247,6 +250,16 @@ class SQLiteStore(SQLiteDeliveries):
 
     async def get_incident(self, incident_id: str) -> Incident:
         return await self._one(Incident, "incidents", incident_id)
+
+    async def get_incident_by_number(self, number: int) -> Incident:
+        found = await self._docs(
+            Incident,
+            "SELECT doc FROM incidents WHERE json_extract(doc, '$.number') = ? LIMIT 1",
+            (number,),
+        )
+        if not found:
+            raise NotFound(f"incident INC-{number}")
+        return found[0]
 
     async def update_incident(self, incident: Incident) -> Incident:
         stored = incident.model_copy(update={"version": incident.version + 1})
@@ -532,6 +545,9 @@ class SQLiteStore(SQLiteDeliveries):
 
         return await self._write(job)
 
+    async def next_number(self, sequence: str) -> int:
+        return await self._write(lambda db: _next(db, sequence))
+
     async def get_token_usage(self, day: str) -> int:
         def job(db: Db) -> int:
             row = db.execute("SELECT tokens FROM token_usage WHERE day = ?", (day,)).fetchone()
@@ -589,3 +605,19 @@ class SQLiteStore(SQLiteDeliveries):
             return int(row[0])
 
         return await self._write(job) if amount else await self._read(job)
+
+
+def _next(db: Db, sequence: str) -> int:
+    db.execute(
+        "INSERT INTO sequences (name, value) VALUES (?, 1)"
+        " ON CONFLICT(name) DO UPDATE SET value = value + 1",
+        (sequence,),
+    )
+    row = db.execute("SELECT value FROM sequences WHERE name = ?", (sequence,)).fetchone()
+    return int(row[0])
+
+
+def _number(db: Db, incident: Incident) -> None:
+    # In the creating transaction: an incident is never stored without its number.
+    if incident.number is None:
+        incident.number = _next(db, INCIDENT_SEQUENCE)

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS token_usage (day TEXT PRIMARY KEY, tokens INTEGER NOT
 CREATE TABLE IF NOT EXISTS window_counts (
     name TEXT NOT NULL, bucket INTEGER NOT NULL, value INTEGER NOT NULL,
     PRIMARY KEY (name, bucket));
+-- monotonic sequences (incident numbers, INC-42)
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 # Version 4: the durable outbox. Sortable UTC instants (``instant``) in the columns; an empty

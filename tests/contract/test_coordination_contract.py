@@ -95,3 +95,11 @@ async def test_a_restarted_replica_releases_its_earlier_boots_leases_only(store:
     assert await shared.lease_holder("triage:4", later) == "replica-ab/boot9/x4"
     assert await shared.lease_holder("triage:5", later) == "replica-b/boot1/x5"
     assert await shared.release_leases_of("replica-a/", later, keep_prefix="replica-a/boot2/") == []
+
+
+async def test_sequences_count_up_from_one_and_never_repeat(store: Store) -> None:
+    shared = backend(store)
+    assert await shared.next_number("incident-test") == 1
+    values = await asyncio.gather(*(shared.next_number("incident-test") for _ in range(12)))
+    assert sorted(values) == list(range(2, 14))
+    assert await shared.next_number("another") == 1

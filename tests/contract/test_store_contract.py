@@ -469,3 +469,19 @@ async def test_unreported_deliveries_and_backlog(store: Backend) -> None:
     reported = await store.update_delivery(failed.model_copy(update={"reported": True}))
     assert reported.reported
     assert [d.id for d in await store.list_unreported_deliveries()] == [late.id]
+
+
+async def test_incidents_are_numbered_at_creation_and_found_by_number(store: Store) -> None:
+    declared = incident(0)
+    await store.create_incident(declared)
+    first, created = await store.open_incident_for_group(incident(1, group="g-numbers"))
+    again, created_again = await store.open_incident_for_group(incident(2, group="g-numbers"))
+    assert created and not created_again and again.id == first.id
+    assert declared.number is not None and first.number is not None
+    assert first.number > declared.number
+    stored = await store.get_incident(first.id)
+    assert stored.number == first.number and stored.reference == f"INC-{first.number}"
+    assert (await store.get_incident_by_number(first.number)).id == first.id
+    assert (await store.get_incident_by_number(declared.number)).id == declared.id
+    with pytest.raises(NotFound):
+        await store.get_incident_by_number(first.number + 100)
