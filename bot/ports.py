@@ -347,8 +347,16 @@ class RunbookSearch(Protocol):
     """Runbook retrieval; blocking, so the pipeline calls it in a worker thread."""
 
     def search(
-        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
-    ) -> list[RunbookChunk]: ...
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        service: str | None = None,
+        category: str | None = None,
+        prefer_category: str | None = None,
+    ) -> list[RunbookChunk]:
+        """``category`` filters; ``prefer_category`` ranks that category's runbooks first
+        without dropping the others."""
 
     def refresh(self) -> bool:
         """Re-index if the runbook files changed; True when it rebuilt."""

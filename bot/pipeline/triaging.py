@@ -133,7 +133,7 @@ class Triaging(Evidencing):
         self, incident: Incident, alerts: list[Alert], category: Category | None = None
     ) -> list[RunbookChunk]:
         """The service's runbooks for the alerts; with a category, those of that category
-        first (a filter that falls back to every category when none of them matches)."""
+        ranked first."""
         if self.runbooks is None:
             return []
         query = " ".join([incident.title, *(f"{a.title} {a.description}" for a in alerts[:5])])
@@ -287,14 +287,15 @@ class Triaging(Evidencing):
 def search_runbooks(
     runbooks: RunbookSearch, query: str, k: int, service: str, category: Category | None
 ) -> list[RunbookChunk]:
-    """The service's runbooks for ``query``; with a category, only that category's unless
-    none of them matches (then every category's). ``unknown`` filters nothing: it says
-    triage learnt nothing the text does not already carry."""
-    if category is not None and category is not Category.UNKNOWN:
-        fitting = runbooks.search(query, k, service=service, category=category.value)
-        if fitting:
-            return fitting
-    return runbooks.search(query, k, service=service)
+    """The service's runbooks for ``query``, the triaged category's ranked first (a boost, not
+    a filter: a wrong triage still leaves a clearly better text match on top). ``unknown``
+    boosts nothing: it says triage learnt nothing the text does not already carry. With no
+    runbook for the service, every service's."""
+    prefer = category.value if category is not None and category is not Category.UNKNOWN else None
+    found = runbooks.search(query, k, service=service or None, prefer_category=prefer)
+    if found or not service:
+        return found
+    return runbooks.search(query, k, prefer_category=prefer)
 
 
 def _cite(chunks: list[RunbookChunk]) -> list[RunbookRef]:

@@ -249,9 +249,26 @@ class AzureRunbookIndex:
         return [str(doc["chunk_id"]) for doc in results]
 
     def search(
-        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        service: str | None = None,
+        category: str | None = None,
+        prefer_category: str | None = None,
     ) -> list[RunbookChunk]:
-        """Hybrid query (text + vector, fused by the service); semantic reranking if configured."""
+        """Hybrid query (text + vector, fused by the service); semantic reranking if configured.
+        ``prefer_category`` is a filter with fallback: that category's runbooks when any
+        matches, else every category's."""
+        if prefer_category and not category:
+            fitting = self._query(query, k, service, prefer_category)
+            if fitting:
+                return fitting
+        return self._query(query, k, service, category)
+
+    def _query(
+        self, query: str, k: int, service: str | None, category: str | None
+    ) -> list[RunbookChunk]:
         options: dict[str, Any] = {
             "filter": odata_filter(service, category),
             "top": k,

@@ -52,9 +52,15 @@ class RunbookIndex(Protocol):
         """Bring the index up to date with ``runbooks``; a no-op when nothing changed."""
 
     def search(
-        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        service: str | None = None,
+        category: str | None = None,
+        prefer_category: str | None = None,
     ) -> list[RunbookChunk]:
-        """The ``k`` best chunks for ``query``, best first."""
+        """The ``k`` best chunks for ``query``, best first; ``prefer_category``'s first."""
 
 
 def query_terms(text: str, limit: int = 64) -> list[str]:

@@ -57,8 +57,16 @@ class LazyRunbooks:
             self.refresh()
 
     def search(
-        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        service: str | None = None,
+        category: str | None = None,
+        prefer_category: str | None = None,
     ) -> list[RunbookChunk]:
         """Search the index, opening it first if needed."""
         self.warm()
-        return self._opened().search(query, k, service=service, category=category)
+        return self._opened().search(
+            query, k, service=service, category=category, prefer_category=prefer_category
+        )

@@ -14,7 +14,7 @@ from bot.errors import ConfigError
 from bot.models import RunbookChunk
 from bot.retrieval.chunking import chunk_runbook
 from bot.retrieval.embedders import Embedder, warn_once
-from bot.retrieval.fusion import reciprocal_rank_fusion
+from bot.retrieval.fusion import RRF_K, reciprocal_rank_fusion
 from bot.retrieval.index import (
     BM25_ONLY,
     HYBRID,
@@ -36,6 +36,21 @@ INDEX_FORMAT = "2"
 CANDIDATES = 50
 # bm25() column weights: title, section, text, keywords (alert names, services, categories).
 BM25_WEIGHTS = (3.0, 1.5, 1.0, 3.0)
+
+
+def rank_places(places: int) -> float:
+    """What moving up ``places`` ranks from the top of one ranking adds to a fused score."""
+    return 1.0 / (RRF_K + 1) - 1.0 / (RRF_K + 1 + places)
+
+
+# Boosts added to the fused score after fusion. A runbook written for the triaged category
+# outranks a slightly better text match of another category (about five places near the top
+# of one ranking), not a clearly better one: triage can be wrong, and the text keeps the last
+# word. A runbook naming the service itself rises one place over an any-service ("*") one.
+# Chosen among 5/10/20 and 0/1/2 places on tests/data/retrieval_queries.jsonl (see
+# benchmarks/README.md): there is no held-back retrieval split yet.
+CATEGORY_BOOST = rank_places(5)
+SERVICE_BOOST = rank_places(1)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -205,9 +220,17 @@ class LocalRunbookIndex:
         )
 
     def search(
-        self, query: str, k: int = 4, *, service: str | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        service: str | None = None,
+        category: str | None = None,
+        prefer_category: str | None = None,
     ) -> list[RunbookChunk]:
-        """The ``k`` best chunks: BM25 and vector rankings fused by reciprocal rank."""
+        """The ``k`` best chunks: BM25 and vector rankings fused by reciprocal rank, then
+        boosted for ``prefer_category`` and for naming ``service`` itself (a boost, not a
+        filter: with no runbook of that category the ranking is the plain one)."""
         with self._lock:
             # One read transaction: a concurrent rebuild cannot renumber rows mid-query.
             self._db.execute("BEGIN")
@@ -215,10 +238,38 @@ class LocalRunbookIndex:
                 rankings = [self._bm25(query, service, category)]
                 if self._embedder is not None:
                     rankings.append(self._dense(query, service, category))
-                fused = reciprocal_rank_fusion([r for r in rankings if r])[:k]
-                return self._load([rowid for rowid, _ in fused], [score for _, score in fused])
+                fused = reciprocal_rank_fusion([r for r in rankings if r])
+                if service or prefer_category:
+                    fused = self._boosted(fused, service, prefer_category)
+                top = fused[:k]
+                return self._load([rowid for rowid, _ in top], [score for _, score in top])
             finally:
                 self._db.execute("COMMIT")
+
+    def _boosted(
+        self, fused: list[tuple[int, float]], service: str | None, category: str | None
+    ) -> list[tuple[int, float]]:
+        if not fused:
+            return fused
+        rowids = [rowid for rowid, _ in fused]
+        marks = ",".join("?" for _ in rowids)
+        rows = self._db.execute(
+            f"SELECT rowid, services, categories FROM chunks WHERE rowid IN ({marks})", rowids
+        ).fetchall()
+        tags = {int(row[0]): (str(row[1]), str(row[2])) for row in rows}
+        boosted: list[tuple[int, float, bool]] = []
+        for rowid, score in fused:
+            services, categories = tags.get(rowid, ("", ""))
+            own = bool(service) and f"|{service}|" in services
+            if category and f"|{category}|" in categories:
+                score += CATEGORY_BOOST
+            if own:
+                score += SERVICE_BOOST
+            boosted.append((rowid, score, own))
+        # A tie (one place's boost lifts a runbook level with the one above) goes to the
+        # service's own runbook; otherwise the fused order stands (the sort is stable).
+        boosted.sort(key=lambda row: (round(row[1], 12), row[2]), reverse=True)
+        return [(rowid, score) for rowid, score, _ in boosted]
 
     def _filters(self, service: str | None, category: str | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []

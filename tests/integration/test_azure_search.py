@@ -272,3 +272,24 @@ def test_build_index_with_azure_openai_embeddings_end_to_end(
     query = service.calls("/docs/search.post.search")[-1].body
     assert len(query["vectorQueries"][0]["vector"]) == embeddings.dims
     assert chunks[0].runbook_id == "certificate-expiry"
+
+
+def test_preferred_category_filters_first_and_falls_back_to_every_category(
+    search_service: tuple[str, SearchService],
+) -> None:
+    endpoint, service = search_service
+    index = _adapter(endpoint)
+    index.index(RUNBOOKS)
+    service.requests.clear()
+
+    chunks = index.search("checkout pods OOMKilled", 3, prefer_category="resource_exhaustion")
+    (request,) = service.calls("/docs/search.post.search")
+    assert request.body["filter"] == "categories/any(c: c eq 'resource_exhaustion')"
+    assert chunks and all("resource_exhaustion" in c.categories for c in chunks)
+
+    service.requests.clear()
+    fallback = index.search("checkout pods OOMKilled", 3, prefer_category="no_such_category")
+    first, second = service.calls("/docs/search.post.search")
+    assert first.body["filter"] == "categories/any(c: c eq 'no_such_category')"
+    assert "filter" not in second.body or not second.body["filter"]
+    assert fallback and all("no_such_category" not in c.categories for c in fallback)
