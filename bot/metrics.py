@@ -87,6 +87,12 @@ POLICY_DECISIONS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+TRIAGE_CORRECTIONS = Counter(
+    "incident_bot_triage_corrections",
+    "Triage categories corrected by responders, by triaged and corrected category.",
+    ["from_category", "to_category"],
+    registry=REGISTRY,
+)
 APPROVALS = Counter(
     "incident_bot_approvals",
     "Approval clicks, by outcome (accepted, refused).",

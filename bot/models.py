@@ -144,6 +144,7 @@ class EventKind(StrEnum):
     STORM_GROUP_JOINED = "storm.group_joined"
     TRIAGE_COMPLETED = "triage.completed"
     TRIAGE_FEEDBACK = "triage.feedback"
+    TRIAGE_CORRECTED = "triage.corrected"
     TRIAGE_BUDGET_EXHAUSTED = "triage.budget_exhausted"
     ACTION_PROPOSED = "action.proposed"
     ACTION_PENDING_APPROVAL = "action.pending_approval"
@@ -296,6 +297,21 @@ NUMBER_PREFIX = "INC-"
 INCIDENT_SEQUENCE = "incident"
 
 
+class Correction(Model):
+    """A responder's correction of the triaged category (and severity): the ground truth the
+    accuracy report scores against, and what the incident is judged by from then on."""
+
+    category: Category
+    severity: Severity | None = None
+    # What triage had said, and who said it (provider:model, prompt version).
+    from_category: Category
+    from_severity: Severity
+    triage_id: str | None = None
+    by: str
+    reason: str = ""
+    at: datetime
+
+
 class Incident(Model):
     id: str = Field(default_factory=lambda: new_id("inc"))
     # Short and sayable on a call (``INC-42``): monotonic per store, given at creation.
@@ -317,6 +333,8 @@ class Incident(Model):
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None = None
+    # The latest human correction of the category; a re-triage does not overwrite it.
+    correction: Correction | None = None
     # Scribe and comms (the commander has its own field): role -> user id.
     roles: dict[Role, str] = Field(default_factory=dict)
     acknowledged_at: datetime | None = None

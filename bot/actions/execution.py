@@ -202,8 +202,7 @@ async def _refused(
 
 
 def _plan(policy: Policy, request: ActionRequest) -> ExecutionPlan:
-    plan = render_for(policy, request.proposal, request_id=request.id)
-    return replace(plan, incident_id=request.incident_id)
+    return render_for(policy, request.proposal, request_id=request.id)
 
 
 async def _invoke(

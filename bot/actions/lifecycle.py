@@ -212,7 +212,8 @@ async def evaluation_context(
     """The context to re-judge a request with: its triage, its votes, the incident's flags."""
     incident = await store.get_incident(request.incident_id)
     category, confidence = incident.category, HUMAN_CONFIDENCE
-    if request.triage_id is not None:
+    # A responder's correction of the category is judged like a human's word.
+    if request.triage_id is not None and incident.correction is None:
         triages = {t.id: t for t in await store.list_triages(request.incident_id)}
         triage = triages.get(request.triage_id)
         # A request whose triage vanished is judged as if the model had no confidence.

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__, logs
-from bot.cli import audit, incidents, policy, runbooks
+from bot.cli import accuracy, audit, incidents, policy, runbooks
 from bot.cli import eval as evaluation
 from bot.compose import Root
 from bot.errors import BotError, ConfigError
@@ -16,7 +16,7 @@ from bot.errors import BotError, ConfigError
 log = logging.getLogger(__name__)
 
 # Command groups, each adding its subcommands through register(subparsers).
-COMMAND_MODULES = (incidents, policy, runbooks, audit, evaluation)
+COMMAND_MODULES = (incidents, policy, runbooks, audit, evaluation, accuracy)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,8 @@
                       through policy                                     (``request_again``)
     command.py     incident command: declare, report, resolve (cancels what could still run),
                    feedback, and reading back for status, timeline and the review
+    correcting.py  a responder corrects the category (and severity); kept on the incident
+                   and in the timeline, scored by the accuracy report     (``recategorize``)
     evidence.py    an alert's own series (generatorURL's PromQL) queried before triage, its
                    summary kept for the triage, its chart posted in the thread
     watching.py    7b. did it work? a succeeded action that declares ``verify`` is watched
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 
 from bot.pipeline.approvals import Nudge, nudge_due
 from bot.pipeline.command import Command, Declared, ResolveResult, ResolveStatus
+from bot.pipeline.correcting import Corrected, Correcting
 from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
@@ -53,6 +56,7 @@ from bot.pipeline.verification import Verifying
 __all__ = [
     "AgainResult",
     "AgainStatus",
+    "Corrected",
     "Declared",
     "DeliveryOptions",
     "Dispatcher",
@@ -71,7 +75,7 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Executions, Verifying, Delivering, Records, Retention):
+class Pipeline(Command, Correcting, Executions, Verifying, Delivering, Records, Retention):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

@@ -142,9 +142,11 @@ class Triaging(Evidencing):
 
     async def _apply_triage(self, incident_id: str, triage: Triage, now: datetime) -> Incident:
         def change(incident: Incident) -> Incident:
-            incident.category = triage.category
-            if triage.severity.rank < incident.severity.rank:
-                incident.severity = triage.severity
+            # A human correction stands: a re-triage does not overwrite it.
+            if incident.correction is None:
+                incident.category = triage.category
+                if triage.severity.rank < incident.severity.rank:
+                    incident.severity = triage.severity
             incident.updated_at = now
             return incident
 
@@ -173,7 +175,7 @@ class Triaging(Evidencing):
         requests: list[ActionRequest] = []
         for proposal in triage.proposals:
             context = EvaluationContext(
-                category=triage.category,
+                category=incident.category if incident.correction else triage.category,
                 severity=incident.severity,
                 confidence=triage.confidence,
                 now=now,

@@ -88,8 +88,8 @@ async def test_the_card_cites_runbooks_of_the_triaged_category_first(pipeline: P
     # Keyword search alone puts the latency runbook first for this text.
     title, description = "Failed logins from one IP", "failed logins keep coming from one IP"
     query = f"{title} {title} {description}"
-    plain = pipeline.runbooks.search(query, 4, service="auth-service")
-    assert [c.runbook_id for c in plain][:2] == ["login-page-slow", "suspicious-logins"]
+    plain = pipeline.runbooks.search(query, 4)
+    assert plain[0].runbook_id == "login-page-slow"
 
     cited = await triage_of(pipeline, title, description)
 
@@ -99,9 +99,11 @@ async def test_the_card_cites_runbooks_of_the_triaged_category_first(pipeline: P
 async def test_without_a_runbook_of_the_category_the_plain_search_is_cited(
     pipeline: Pipeline,
 ) -> None:
-    cited = await triage_of(
-        pipeline, "Login page slow after release v2.1.0", "rollout of v2.1.0 finished at 10:00"
-    )
+    title, description = "Login page slow after release v2.1.0", "rollout of v2.1.0 at 10:00"
+    cited = await triage_of(pipeline, title, description)
 
     assert cited and "billing-fraud" not in cited
-    assert cited[0] == "login-page-slow"
+    # No deployment runbook: the boost changes nothing, the service's search is cited.
+    query = f"{title} {title} {description}"
+    plain = pipeline.runbooks.search(query, 1, service="auth-service")
+    assert cited[0] == plain[0].runbook_id
