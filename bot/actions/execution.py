@@ -202,7 +202,8 @@ async def _refused(
 
 
 def _plan(policy: Policy, request: ActionRequest) -> ExecutionPlan:
-    return render_for(policy, request.proposal, request_id=request.id)
+    plan = render_for(policy, request.proposal, request_id=request.id)
+    return replace(plan, incident_id=request.incident_id)
 
 
 async def _invoke(

@@ -58,6 +58,8 @@ class ExecutionPlan:
     query: str = ""
     range_seconds: float = 0.0
     step_seconds: float = 0.0
+    # page: the incident the page is for (its dedup key); set at execution, never hashed.
+    incident_id: str = ""
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description for results, timelines and dry runs."""
@@ -67,6 +69,8 @@ class ExecutionPlan:
             return {"executor": "command", "argv": list(self.argv)}
         if self.kind is ExecutorKind.HTTP:
             return {"executor": "http", "method": self.method, "url": self.url, "body": self.body}
+        if self.kind is ExecutorKind.PAGE:
+            return {"executor": "page", "incident_id": self.incident_id, "body": self.body}
         return {"executor": "dry_run", "action": self.action}
 
     def canonical(self) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def render_plan(
     if executor.kind is ExecutorKind.COMMAND:
         argv = tuple(_render_arg(element, values) for element in executor.argv)
         check_argv(argv, executor.argv)
-    elif executor.kind is ExecutorKind.HTTP:
+    elif executor.kind in (ExecutorKind.HTTP, ExecutorKind.PAGE):
         body = _render_body(executor.body, values)
     query = render_query(executor.query, values) if executor.query else ""
     return ExecutionPlan(
@@ -285,6 +289,10 @@ def _summary(plan: ExecutionPlan) -> str:
         if dry:
             return f"Dry run: would send this {plan.method} request; it is recorded, not sent"
         return f"Will send this {plan.method} request (the bearer token is added at run time)"
+    if plan.kind is ExecutorKind.PAGE:
+        if dry:
+            return "Dry run: would page the on-call named here; it is recorded, no one is paged"
+        return "Will page the on-call named here (PagerDuty / Opsgenie, one page per incident)"
     if plan.kind is ExecutorKind.PROMETHEUS_QUERY:
         what = "range query" if plan.range_seconds else "instant query"
         if dry:

@@ -12,9 +12,11 @@ before the pipeline, and nothing is swapped into anything after construction.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ from bot.actions.executors import (
     HttpExecutor,
     PrometheusQueryExecutor,
 )
+from bot.actions.paging import PageExecutor, PagingTarget
 from bot.compose import llm, runbooks, stores
 from bot.config import LLMProvider, RunbookBackend, Settings, StoreBackend, load_settings
 from bot.errors import ConfigError
@@ -129,10 +132,16 @@ class Root:
             settings.runbook_index_path.unlink()
         return runbooks.build_index(settings, progress)
 
-    def executors(self) -> dict[str, Executor]:
+    def executors(self, policy: Policy | None = None) -> dict[str, Executor]:
         """The executors, keyed by the names actions.yaml uses."""
         settings = self._settings
         return {
+            ExecutorKind.PAGE.value: PageExecutor(
+                paging_targets(policy or self.policy(), paging_keys(settings.paging_keys)),
+                settings.action_timeout_seconds,
+                pagerduty_url=settings.pagerduty_events_url,
+                opsgenie_url=settings.opsgenie_api_url,
+            ),
             ExecutorKind.DRY_RUN.value: DryRunExecutor(),
             ExecutorKind.HTTP.value: HttpExecutor(
                 settings.action_http_token, settings.action_timeout_seconds
@@ -288,7 +297,7 @@ class Root:
             if runbook_search is not None
             else runbooks.lazy_runbooks(settings),
             notifier=notifier if notifier is not None else SilentNotifier(),
-            executors=self.executors(),
+            executors=self.executors(policy),
             redactor=self.redactor(),
             directory=directory if directory is not None else NoDirectory(),
             options=self.flow_options(),
@@ -332,3 +341,26 @@ class Root:
 
         self._settings.check_serve(socket_mode)
         return serve(self, self._settings, host=host, port=port, socket_mode=socket_mode)
+
+
+def paging_keys(setting: SecretStr | None) -> dict[str, SecretStr]:
+    """PAGING_KEYS read as a JSON object of key name -> key; ConfigError naming it otherwise."""
+    if setting is None:
+        return {}
+    try:
+        raw = json.loads(setting.get_secret_value())
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ConfigError('PAGING_KEYS must be a JSON object of key names to keys: {"NAME": "…"}')
+    return {str(name): SecretStr(key) for name, key in raw.items()}
+
+
+def paging_targets(policy: Policy, keys: Mapping[str, SecretStr]) -> dict[str, PagingTarget]:
+    """Each service whose ``oncall.paging`` names a key that PAGING_KEYS holds."""
+    targets: dict[str, PagingTarget] = {}
+    for name, service in policy.services.items():
+        paging = service.oncall.paging
+        if paging is not None and paging.key in keys:
+            targets[name] = PagingTarget(paging.provider, keys[paging.key], paging.responders)
+    return targets

@@ -28,6 +28,8 @@ class ExecutorKind(StrEnum):
     COMMAND = "command"
     # Read-only: an instant or range query against the configured Prometheus.
     PROMETHEUS_QUERY = "prometheus_query"
+    # Pages a service's on-call through its paging provider (services.yaml ``oncall.paging``).
+    PAGE = "page"
 
 
 class RunMode(StrEnum):
@@ -145,6 +147,33 @@ class FreezeWindow:
         return False
 
 
+class PagingProvider(StrEnum):
+    PAGERDUTY = "pagerduty"
+    OPSGENIE = "opsgenie"
+
+
+@dataclass(frozen=True)
+class PagingSpec:
+    """How to reach a service's on-call: the provider and the name under which the
+    ``PAGING_KEYS`` setting holds its key; never the key itself."""
+
+    provider: PagingProvider
+    key: str
+    # Opsgenie responders (team names); PagerDuty routes by the routing key alone.
+    responders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OnCallSpec:
+    """Who answers for a service: the commander of its alert-born incidents, whom escalation
+    reaches after the commander, who joins a new incident channel, and how it is paged."""
+
+    commander: str | None = None
+    escalation: tuple[str, ...] = ()
+    responders: tuple[str, ...] = ()
+    paging: PagingSpec | None = None
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """One known service."""
@@ -156,6 +185,7 @@ class ServiceSpec:
     approvers: tuple[str, ...]
     deployments: frozenset[str]
     freeze: tuple[FreezeWindow, ...] = ()
+    oncall: OnCallSpec = field(default_factory=OnCallSpec)
 
 
 @dataclass(frozen=True)
@@ -168,3 +198,6 @@ class RulesSpec:
     fallback_approvers: tuple[str, ...]
     categories: dict[str, frozenset[str]]
     freeze: tuple[FreezeWindow, ...] = ()
+    # Severities at which paging a service's own on-call needs no approval (rules.yaml
+    # ``paging.own_oncall_without_approval``).
+    page_own_oncall: frozenset[str] = frozenset()

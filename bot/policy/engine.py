@@ -24,6 +24,7 @@ from bot.policy.approvers import tally
 from bot.policy.documents import (
     DEPLOYMENT_PARAM,
     ActionSpec,
+    ExecutorKind,
     FreezeWindow,
     RulesSpec,
     ServiceSpec,
@@ -145,9 +146,14 @@ class Policy:
             self._check_category(context.category, spec, trace)
             self._check_params(spec, proposal.params, target, trace)
         self._check_pending(context.pending_actions, trace)
-        self._check_freezes(spec, target, _aware(context.now), trace)
-        self._check_confidence(context.confidence, trace)
-        required = self._check_approval_need(spec, target, trace)
+        # A confidence that is not a number is garbage in the context: judge it the usual way.
+        sane = _number(context.confidence) is not None
+        if sane and self._own_oncall_page(spec, proposal, target, context.severity, trace):
+            required = 0
+        else:
+            self._check_freezes(spec, target, _aware(context.now), trace)
+            self._check_confidence(context.confidence, trace)
+            required = self._check_approval_need(spec, target, trace)
         outcome = self._conclude(trace, context, target, required)
         return Decision(
             outcome=outcome,
@@ -250,6 +256,37 @@ class Policy:
                 DENY,
                 f"deployment {show(deployment)} is not one of {target.name}'s deployments",
             )
+
+    def _own_oncall_page(
+        self,
+        spec: ActionSpec | None,
+        proposal: Proposal,
+        target: Target,
+        severity: object,
+        trace: _Trace,
+    ) -> bool:
+        """A page to the incident service's own on-call at a listed severity needs nobody's
+        approval (it changes nothing in production); a page to another team is judged as
+        usual, and only to a team that is a known service."""
+        if spec is None or spec.executor.kind is not ExecutorKind.PAGE or trace.fired(DENY):
+            return False
+        params = proposal.params if isinstance(proposal.params, dict) else {}
+        team = params.get("team")
+        if team is not None and team != target.name:
+            if team not in self.services:
+                trace.add("page.unknown_team", DENY, f"team {show(team)} is not a known service")
+            else:
+                trace.add("page.other_team", REQUIRE, f"paging {show(team)}'s on-call")
+            return False
+        level = str(getattr(severity, "value", severity))
+        if target.spec is None or target.flags or level not in self.rules.page_own_oncall:
+            return False
+        trace.add(
+            "page.own_oncall",
+            ALLOW,
+            f"paging {target.name}'s own on-call for a {level} incident needs no approval",
+        )
+        return True
 
     def _check_pending(self, pending: object, trace: _Trace) -> None:
         limit = self.rules.max_pending_actions

@@ -23,6 +23,9 @@ from bot.policy.documents import (
     ExecutorKind,
     ExecutorSpec,
     FreezeWindow,
+    OnCallSpec,
+    PagingProvider,
+    PagingSpec,
     Risk,
     RulesSpec,
     RunMode,
@@ -187,8 +190,25 @@ def _build_services(document: dict[str, Any], path: Path) -> dict[str, ServiceSp
             approvers=tuple(raw["approvers"]),
             deployments=frozenset(raw["deployments"]),
             freeze=_build_freezes(raw.get("freeze", []), path, f"services.{name}.freeze"),
+            oncall=_build_oncall(raw.get("oncall", {})),
         )
     return services
+
+
+def _build_oncall(raw: dict[str, Any]) -> OnCallSpec:
+    paging = raw.get("paging")
+    return OnCallSpec(
+        commander=raw.get("commander"),
+        escalation=tuple(raw.get("escalation", ())),
+        responders=tuple(raw.get("responders", ())),
+        paging=PagingSpec(
+            provider=PagingProvider(paging["provider"]),
+            key=paging["key"],
+            responders=tuple(paging.get("responders", ())),
+        )
+        if paging
+        else None,
+    )
 
 
 def _build_rules(document: dict[str, Any], path: Path, actions: dict[str, ActionSpec]) -> RulesSpec:
@@ -210,6 +230,9 @@ def _build_rules(document: dict[str, Any], path: Path, actions: dict[str, Action
         fallback_approvers=tuple(document["fallback_approvers"]),
         categories=categories,
         freeze=_build_freezes(document.get("freeze", []), path, "freeze"),
+        page_own_oncall=frozenset(
+            document.get("paging", {}).get("own_oncall_without_approval", ())
+        ),
     )
 
 

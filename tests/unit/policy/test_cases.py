@@ -35,6 +35,7 @@ def test_every_rule_the_engine_can_fire_is_covered_by_a_case(policy: Policy) -> 
         "confidence.low", "tier.critical_needs_approval", "action.state_changing",
         "action.read_only_auto", "approvals.requester_ignored", "approvals.ineligible_ignored",
         "approvals.vetoed", "approvals.satisfied", "approvals.insufficient",
+        "page.own_oncall", "page.other_team", "page.unknown_team",
     }  # fmt: skip
     assert engine_rules <= fired, sorted(engine_rules - fired)
 

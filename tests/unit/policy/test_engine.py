@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.models import Approval, Category, DecisionOutcome, Proposal, Severity
 from bot.policy import EvaluationContext, Policy, load_policy
-from bot.policy.documents import Tier
+from bot.policy.documents import ExecutorKind, Tier
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 CONTEXT = EvaluationContext(
@@ -107,6 +107,21 @@ def _looks_standard(name: str, policy: Policy) -> bool:
     return name.isascii() and "-".join(name.lower().split()) in _known(policy, Tier.STANDARD)
 
 
+def _own_oncall_page(proposal: Proposal, context: EvaluationContext, policy: Policy) -> bool:
+    # The one exception to invariant 3 (rules.yaml `paging`), judged without the engine: a
+    # page action, an exactly spelled known service, no other team, a listed severity.
+    spec = policy.actions.get(proposal.action) if isinstance(proposal.action, str) else None
+    name = "-".join(proposal.service.lower().split()) if proposal.service.isascii() else ""
+    params = proposal.params if isinstance(proposal.params, dict) else {}
+    return (
+        spec is not None
+        and spec.executor.kind is ExecutorKind.PAGE
+        and name in policy.services
+        and params.get("team") in (None, name)
+        and context.severity.value in policy.rules.page_own_oncall
+    )
+
+
 @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_invariant_3_no_approval_free_action_unless_standard_and_read_only(
@@ -117,7 +132,11 @@ def test_invariant_3_no_approval_free_action_unless_standard_and_read_only(
     confidence = data.draw(st.floats(0, 1))
     context = replace(CONTEXT, category=category, confidence=confidence)
     decision = policy.evaluate(proposal, context)
-    if decision.outcome is DecisionOutcome.ALLOW:
+    if decision.outcome is DecisionOutcome.ALLOW and _own_oncall_page(proposal, context, policy):
+        assert [h.rule_id for h in decision.reasons if h.effect.value == "allow"] == [
+            "page.own_oncall"
+        ]
+    elif decision.outcome is DecisionOutcome.ALLOW:
         spec = policy.actions[proposal.action]
         assert spec.read_only and spec.auto
         assert _looks_standard(proposal.service, policy), proposal.service
@@ -140,7 +159,9 @@ def test_invariant_3_critical_or_lookalike_needs_two_distinct_people(
     votes = tuple(Approval(request_id="r", user_id=voter, at=NOW) for _ in range(3))
     context = replace(CONTEXT, approvals=votes, group_members=members)
     decision = policy.evaluate(proposal, context)
-    if not _looks_standard(proposal.service, policy):
+    if not _looks_standard(proposal.service, policy) and not _own_oncall_page(
+        proposal, context, policy
+    ):
         # One person, however many clicks, is never enough for a non-standard service.
         assert decision.outcome is not DecisionOutcome.ALLOW, decision.reasons
 
