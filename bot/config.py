@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     slack_usergroup_cache_seconds: float = Field(
         default=300.0, ge=0, alias="SLACK_USERGROUP_CACHE_SECONDS"
     )
+    slack_user_cache_seconds: float = Field(
+        default=3600.0, ge=0, le=86400, alias="SLACK_USER_CACHE_SECONDS"
+    )
+    runbook_repo_url: str = Field(default="", alias="RUNBOOK_REPO_URL")
+    follow_up_note_seconds: float = Field(
+        default=60.0, ge=0, le=86400, alias="FOLLOW_UP_NOTE_SECONDS"
+    )
     action_http_token: SecretStr | None = Field(default=None, alias="ACTION_HTTP_TOKEN")
     # Paging: key name (services.yaml oncall.paging.key) -> PagerDuty routing key or Opsgenie
     # API key, as JSON ({"PAYMENTS": "…"}); the provider URLs are settable for tests.
@@ -229,6 +236,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         return _csv(value)
+
+    @field_validator("runbook_repo_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(
+                "must be an http(s) URL, e.g. https://github.com/org/repo/blob/main/runbooks/"
+            )
+        return value
 
     @field_validator("*", mode="before")
     @classmethod

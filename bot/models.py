@@ -327,6 +327,8 @@ class Incident(Model):
     # policy treats every proposal on a flagged incident as on a suspicious target.
     service_flags: list[str] = Field(default_factory=list)
     conversation: ConversationRef | None = None
+    # Where the latest triage card is (its message), so follow-up alerts can refresh its counts.
+    card: ConversationRef | None = None
     # Newest last, a few at most (``incidents.add_evidence``): what a re-triage reads.
     evidence: list[EvidenceNote] = Field(default_factory=list)
     alert_count: int = 0
@@ -365,6 +367,8 @@ class RunbookRef(Model):
     title: str = ""
     section: str = ""
     score: float = 0.0
+    # The file under the runbook folder (``runbooks/disk-full.md``), for a link to its source.
+    path: str = ""
 
 
 class RunbookChunk(Model):
@@ -390,6 +394,7 @@ class RunbookChunk(Model):
             title=self.title,
             section=self.section,
             score=self.score,
+            path=self.path,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.models import ActionRequest, Alert, ConversationRef, Incident, Triage
@@ -50,7 +51,9 @@ class SilentNotifier:
     async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
         log.info("chat off: resolution not posted", extra={"incident_id": incident.id})
 
-    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
+    async def alert_joined(
+        self, incident: Incident, where: ConversationRef | None, alerts: Sequence[Alert] = ()
+    ) -> None:
         log.info("chat off: repeat alert not answered", extra={"incident_id": incident.id})
 
     async def incident_declared(
@@ -120,8 +123,10 @@ class RecordingNotifier(SilentNotifier):
     async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
         self.calls.append(("incident_resolved", incident.id, actor))
 
-    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
-        self.calls.append(("alert_joined", incident.id, where.channel))
+    async def alert_joined(
+        self, incident: Incident, where: ConversationRef | None, alerts: Sequence[Alert] = ()
+    ) -> None:
+        self.calls.append(("alert_joined", incident.id, where.channel if where else ""))
 
     async def incident_declared(
         self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
@@ -143,3 +148,11 @@ class RecordingNotifier(SilentNotifier):
         self, incident: Incident, request: ActionRequest, output: str
     ) -> None:
         self.calls.append(("evidence_gathered", incident.id, f"{request.id}:{output}"))
+
+
+class NoPeople:
+    """No chat tool to ask: user ids stay ids."""
+
+    async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """Nobody has a display name."""
+        return {}

@@ -8,6 +8,7 @@
     Postbox         writes a delivery and tries it at once (the chat adapter's way out)
     Notifier        telling people what happened (Slack, or a log when chat is off)
     Directory       who belongs to an approver group
+    People          display names of chat users
     RunbookSearch   runbook retrieval, refreshed when the files change
     Triager         incident + context -> Triage (rules engine or a model)
     ChatGateway     one model conversation with structured output
@@ -312,8 +313,11 @@ class Notifier(Protocol):
     async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
         """Say that the incident is resolved, by whom and why."""
 
-    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
-        """A repeat of an open incident's alert arrived at ``where``: point to the incident."""
+    async def alert_joined(
+        self, incident: Incident, where: ConversationRef | None, alerts: Sequence[Alert] = ()
+    ) -> None:
+        """Follow-up ``alerts`` of an open incident arrived (at ``where``, an alert channel's
+        message, if there): one short line in the incident's thread with the new counts."""
 
     async def incident_declared(
         self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
@@ -341,6 +345,14 @@ class Directory(Protocol):
 
     async def members(self, approver_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """For each group id among ``approver_ids``, its members (cached by the adapter)."""
+
+
+class People(Protocol):
+    """Display names of chat users (for files people read outside the chat tool)."""
+
+    async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """``{user id: display name}`` for the ids it can resolve (cached by the adapter)."""
+        ...
 
 
 class RunbookSearch(Protocol):

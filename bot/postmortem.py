@@ -1,5 +1,11 @@
 """A markdown post-incident review built from stored values (pure: no I/O, ``now`` passed in).
 
+Sections: summary, impact, key times (detected, acknowledged, mitigated, resolved, with
+time-to-acknowledge and time-to-mitigate), the timeline (what people said and pinned merged
+with what the bot did), triage, actions with who approved them, contributing factors and
+follow-ups as a checklist with owners; what only people can know is a marked placeholder.
+User ids become display names when ``names`` has them (files), else stay ids.
+
 Every stored value is untrusted text (alert titles, model output, notes people typed) and goes
 through an ``Escaping`` on its own, one line and cut to a length, before it is placed in the
 template. The default only keeps tables intact; the Slack edge passes Slack's rule
@@ -9,7 +15,8 @@ template. The default only keeps tables intact; the Slack edge passes Slack's ru
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +26,7 @@ from bot.models import (
     ActionState,
     Alert,
     Event,
+    EventKind,
     Feedback,
     Incident,
     Triage,
@@ -70,11 +78,20 @@ def _one_line(text: str, chars: int) -> str:
     return flat if len(flat) <= chars else flat[: chars - 7].rstrip() + "… (cut)"
 
 
+PERSON = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+TO_FILL = "_To fill in:_"
+
+
 class _Writer:
     """Puts values into the template: escaped, one line, cut visibly at a length."""
 
-    def __init__(self, escaping: Escaping) -> None:
+    def __init__(self, escaping: Escaping, names: Mapping[str, str] | None = None) -> None:
         self.escaping = escaping
+        self.names = names or {}
+
+    def who(self, actor: str) -> str:
+        """A person by display name when known (files), else as recorded."""
+        return self.cell(self.names.get(actor) or actor, 80)
 
     def cell(self, text: str, chars: int = 500) -> str:
         return self.escaping.value(_one_line(text, chars))
@@ -87,35 +104,156 @@ class _Writer:
         return f"**{self.cell(action, 120)}** on {self.cell(service, 120)}"
 
 
-def summary_section(facts: PostmortemFacts, now: datetime, escaping: Escaping = PLAIN) -> list[str]:
+def is_person(actor: str) -> bool:
+    """A chat user id (a person), not a source or the bot."""
+    return PERSON.match(actor) is not None
+
+
+@dataclass(frozen=True)
+class KeyTimes:
+    """When it was detected, acknowledged, mitigated and resolved (each None if unknown)."""
+
+    detected: datetime
+    acknowledged: datetime | None
+    acknowledged_how: str
+    mitigated: datetime | None
+    mitigated_how: str
+    resolved: datetime | None
+
+
+def key_times(facts: PostmortemFacts) -> KeyTimes:
+    """The incident's key times from what was stored; says where each one came from."""
+    inc = facts.incident
+    starts = [a.starts_at for a in facts.alerts if a.starts_at is not None]
+    detected = min([*starts, inc.created_at])
+    acknowledged: datetime | None = getattr(inc, "acknowledged_at", None)
+    how = "acknowledged"
+    if acknowledged is None:
+        first = next((e for e in facts.events if is_person(e.actor)), None)
+        if first is not None:
+            acknowledged = first.at
+            how = f"derived: first response by a person ({first.kind})"
+        else:
+            how = "nobody responded"
+    ran = sorted(r.updated_at for r in facts.requests if r.state is ActionState.SUCCEEDED)
+    mitigated = ran[0] if ran else None
+    mitigated_how = "first action that succeeded" if ran else ""
+    if mitigated is None and inc.resolved_at is not None:
+        mitigated, mitigated_how = inc.resolved_at, "no action ran: taken as the resolution"
+    return KeyTimes(detected, acknowledged, how, mitigated, mitigated_how, inc.resolved_at)
+
+
+def _since(start: datetime, end: datetime | None) -> str:
+    return _duration(start, end) if end is not None else "—"
+
+
+def summary_section(
+    facts: PostmortemFacts,
+    now: datetime,
+    escaping: Escaping = PLAIN,
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
     """Who, what, how bad and how long."""
-    w = _Writer(escaping)
+    w = _Writer(escaping, names)
     inc = facts.incident
     end = inc.resolved_at or now
     state = "resolved" if inc.resolved_at else "still open at the time of writing"
+    latest = facts.triages[-1] if facts.triages else None
+    ran = [r for r in facts.requests if r.state is ActionState.SUCCEEDED]
+    what = w.cell(latest.summary) if latest and latest.summary else "No triage summary."
+    done = "; ".join(w.action(r) for r in ran) or "no automated action"
     return [
         f"# Post-incident review: {w.cell(inc.title, 200)}",
+        "",
+        "## Summary",
+        "",
+        f"{what} Remediation that ran: {done}.",
         "",
         f"- **Incident**: {w.id(inc.id)} ({inc.status.value}, {state})",
         f"- **Service**: {w.cell(inc.service, 120)}",
         f"- **Severity**: {inc.severity.value} · **Category**: {inc.category.value}",
-        f"- **Commander**: {w.cell(inc.commander or 'none recorded', 80)}",
+        f"- **Commander**: {w.who(inc.commander) if inc.commander else 'none recorded'}",
         f"- **Opened**: {_stamp(inc.created_at)} · **Resolved**: {_stamp(inc.resolved_at)}",
         f"- **Duration**: {_duration(inc.created_at, end)} · **Alerts**: {inc.alert_count}",
         f"- **Written**: {_stamp(now)}",
     ]
 
 
-def timeline_section(events: list[Event], escaping: Escaping = PLAIN) -> list[str]:
-    """Every timeline entry in order."""
+def impact_section(facts: PostmortemFacts, now: datetime, escaping: Escaping = PLAIN) -> list[str]:
+    """Which services, for how long, how bad; what customers saw is for people to write."""
     w = _Writer(escaping)
+    inc = facts.incident
+    services = sorted({inc.service, *(a.service for a in facts.alerts)})
+    times = key_times(facts)
+    return [
+        "",
+        "## Impact",
+        "",
+        f"- **Services**: {', '.join(w.cell(s, 120) for s in services)}",
+        f"- **Duration**: {_duration(times.detected, inc.resolved_at or now)} "
+        f"(detected to {'resolved' if inc.resolved_at else 'now'})",
+        f"- **Severity**: {inc.severity.value}",
+        f"- **Alerts**: {inc.alert_count}",
+        f"- **Customer impact**: {TO_FILL} who noticed, what they saw, how many were affected.",
+    ]
+
+
+def key_times_section(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> list[str]:
+    """Detected, acknowledged, mitigated, resolved; time to acknowledge and to mitigate."""
+    w = _Writer(escaping)
+    t = key_times(facts)
+    return [
+        "",
+        "## Key times",
+        "",
+        "| moment | time (UTC) | note |",
+        "|---|---|---|",
+        f"| Detected | {_stamp(t.detected)} | first alert start, else when the incident opened |",
+        f"| Acknowledged | {_stamp(t.acknowledged)} | {w.cell(t.acknowledged_how, 200)} |",
+        f"| Mitigated | {_stamp(t.mitigated)} | {w.cell(t.mitigated_how or 'not recorded', 200)} |",
+        f"| Resolved | {_stamp(t.resolved)} | |",
+        "",
+        f"- **Time to acknowledge**: {_since(t.detected, t.acknowledged)}",
+        f"- **Time to mitigate**: {_since(t.detected, t.mitigated)}",
+    ]
+
+
+# What people did, in words; everything else is the bot's or a source's own record.
+HUMAN_KINDS = {
+    EventKind.NOTE.value: "note",
+    "incident.status_update": "status update",
+    EventKind.INCIDENT_DECLARED.value: "declared",
+    "incident.acknowledged": "acknowledged",
+    "incident.role_assigned": "role",
+    "incident.severity_changed": "severity",
+    EventKind.ACTION_VOTE.value: "vote",
+    EventKind.INCIDENT_RESOLVED.value: "resolved",
+    EventKind.TRIAGE_FEEDBACK.value: "feedback",
+}
+
+
+def _what(event: Event) -> str:
+    if event.kind == EventKind.NOTE and event.data.get("pinned"):
+        return "pinned message"
+    if is_person(event.actor):
+        return HUMAN_KINDS.get(str(event.kind), str(event.kind))
+    return str(event.kind)
+
+
+def timeline_section(
+    events: list[Event], escaping: Escaping = PLAIN, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """People's notes, updates, pins and votes merged in time with the bot's own events."""
+    w = _Writer(escaping, names)
     lines = ["", "## Timeline", ""]
     if not events:
         return [*lines, "_No events recorded._"]
-    lines += ["| time (UTC) | actor | what | detail |", "|---|---|---|---|"]
-    for event in events:
+    lines += ["| time (UTC) | who | what | detail |", "|---|---|---|---|"]
+    for event in sorted(events, key=lambda e: (e.at, e.seq)):
+        person = is_person(event.actor)
+        who = f"**{w.who(event.actor)}**" if person else w.cell(event.actor, 80)
         lines.append(
-            f"| {event.at.strftime('%H:%M:%S')} | {w.cell(event.actor, 80)} | {w.cell(event.kind)} "
+            f"| {event.at.strftime('%H:%M:%S')} | {who} | {w.cell(_what(event), 80)} "
             f"| {w.cell(event.message)} |"
         )
     return lines
@@ -145,15 +283,19 @@ def triage_section(triages: list[Triage], escaping: Escaping = PLAIN) -> list[st
 
 def _approvals(request: ActionRequest, w: _Writer) -> str:
     votes = [
-        f"{a.vote.value} by {w.cell(a.user_id, 80)} at {a.at.strftime('%H:%M:%S')}"
+        f"{a.vote.value} by {w.who(a.user_id)} at {a.at.strftime('%H:%M:%S')}"
         for a in request.approvals
     ]
     return "; ".join(votes) or "none"
 
 
-def actions_section(requests: list[ActionRequest], escaping: Escaping = PLAIN) -> list[str]:
-    """Every proposed action: decision, approvals, and what happened."""
-    w = _Writer(escaping)
+def actions_section(
+    requests: list[ActionRequest],
+    escaping: Escaping = PLAIN,
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Every proposed action: decision, who approved or denied it, and what happened."""
+    w = _Writer(escaping, names)
     lines = ["", "## Actions and approvals", ""]
     if not requests:
         return [*lines, "_No remediation was proposed._"]
@@ -164,7 +306,7 @@ def actions_section(requests: list[ActionRequest], escaping: Escaping = PLAIN) -
         )
         lines += [
             f"### {w.action(request)} {w.cell(params, 300)}".rstrip(),
-            f"- Request {w.id(request.id)}, requested by {w.cell(request.requested_by, 80)}: "
+            f"- Request {w.id(request.id)}, requested by {w.who(request.requested_by)}: "
             f"**{request.state.value}**",
             f"- Decision {w.id(decision.id)}: {decision.outcome.value}, "
             f"{decision.approvals_required} approval(s) required "
@@ -180,9 +322,30 @@ def actions_section(requests: list[ActionRequest], escaping: Escaping = PLAIN) -
     return lines
 
 
-def follow_ups(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> list[str]:
-    """Open questions the review should settle, derived from what was recorded."""
+def factors_section(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> list[str]:
+    """Contributing factors: the triage's hypothesis as a starting point, the rest for people."""
     w = _Writer(escaping)
+    latest = facts.triages[-1] if facts.triages else None
+    hypothesis = w.cell(latest.root_cause) if latest and latest.root_cause else ""
+    lines = ["", "## Contributing factors", ""]
+    if hypothesis:
+        lines.append(f"- Triage hypothesis (check it): {hypothesis}")
+    return [
+        *lines,
+        f"- {TO_FILL} what made this possible (change, load, dependency, missing guard).",
+        f"- {TO_FILL} what made it worse or slower to fix (detection, access, runbooks).",
+        f"- {TO_FILL} what went well.",
+    ]
+
+
+OWNER = "owner: _to assign_"
+
+
+def follow_ups(
+    facts: PostmortemFacts, escaping: Escaping = PLAIN, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """Follow-ups as a checklist with owners: derived from the record, then placeholders."""
+    w = _Writer(escaping, names)
     items: list[str] = []
     for request in facts.requests:
         if request.state is ActionState.FAILED:
@@ -205,20 +368,44 @@ def follow_ups(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> list[str]:
     if facts.incident.resolved_at is None:
         resolve = w.id(f"/incident resolve {facts.incident.id}")
         items.append(f"Resolve the incident ({resolve}) once it is over.")
-    items.append("Add the contributing factors and the fixes that prevent a recurrence.")
-    return ["", "## Follow-ups", "", *[f"- [ ] {item}" for item in items]]
+    owner = f"owner: {w.who(facts.incident.commander)}" if facts.incident.commander else OWNER
+    checklist = [f"- [ ] {item} — {owner}" for item in items]
+    checklist += [
+        f"- [ ] {TO_FILL} the fix that prevents a recurrence — {OWNER}",
+        f"- [ ] {TO_FILL} the fix that detects it sooner — {OWNER}",
+    ]
+    return ["", "## Follow-ups", "", *checklist]
 
 
-def build_postmortem(facts: PostmortemFacts, now: datetime, escaping: Escaping = PLAIN) -> str:
-    """The whole review as markdown, every stored value escaped with ``escaping``."""
+def build_postmortem(
+    facts: PostmortemFacts,
+    now: datetime,
+    escaping: Escaping = PLAIN,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The whole review as markdown, every stored value escaped with ``escaping``; user ids
+    shown as the display names in ``names`` where it has them."""
     helpful = sum(1 for f in facts.feedback if f.helpful)
     lines = [
-        *summary_section(facts, now, escaping),
-        *timeline_section(facts.events, escaping),
+        *summary_section(facts, now, escaping, names),
+        *impact_section(facts, now, escaping),
+        *key_times_section(facts, escaping),
+        *timeline_section(facts.events, escaping, names),
         *triage_section(facts.triages, escaping),
-        *actions_section(facts.requests, escaping),
-        *follow_ups(facts, escaping),
+        *actions_section(facts.requests, escaping, names),
+        *factors_section(facts, escaping),
+        *follow_ups(facts, escaping, names),
         "",
         f"_Triage feedback: {helpful} helpful, {len(facts.feedback) - helpful} not helpful._",
     ]
     return "\n".join(lines) + "\n"
+
+
+def people_in(facts: PostmortemFacts) -> set[str]:
+    """Every chat user id the review names (to look their display names up)."""
+    ids = {e.actor for e in facts.events}
+    ids |= {a.user_id for r in facts.requests for a in r.approvals}
+    ids |= {r.requested_by for r in facts.requests}
+    if facts.incident.commander:
+        ids.add(facts.incident.commander)
+    return {i for i in ids if is_person(i)}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.models import ActionRequest, Alert, Incident, Triage
-from bot.slack.markup import LIMITS, fit, mrkdwn, size
+from bot.models import ActionRequest, ActionState, Alert, Incident, Triage, Vote
+from bot.slack.blocks import EXTRA_LINKS, MAX_LINKS, SOURCE_LINKS, CardContext, ago, started_at
+from bot.slack.markup import LIMITS, fit, mrkdwn, safe_url, size
 
 if TYPE_CHECKING:
     from bot.pipeline import TriageResult
@@ -81,23 +81,55 @@ CARD_LABELS = 6
 CARD_REASONS = 8
 
 
+def _links(alerts: list[Alert], escape: Callable[[str], str]) -> list[str]:
+    shown: list[str] = []
+    for alert in alerts:
+        candidates = [(alert.url or "", SOURCE_LINKS.get(alert.source, alert.source))]
+        candidates += [(alert.annotations.get(k, ""), label) for k, label in EXTRA_LINKS.items()]
+        for url, label in candidates:
+            safe = safe_url(url) if url else None
+            if safe is not None and len(shown) < MAX_LINKS:
+                shown.append(f"{label}: {escape(safe)}")
+    return list(dict.fromkeys(shown))
+
+
+def _first_line(
+    incident: Incident, alerts: list[Alert], card: CardContext, escape: Callable[[str], str]
+) -> str:
+    start = started_at(incident, alerts)
+    end = incident.resolved_at or card.now
+    parts = [f"started {start:%H:%M} UTC ({start:%b} {start.day})"]
+    if end is not None:
+        parts.append(f"{ago(start, end)} {'long' if incident.resolved_at else 'ago'}")
+    count = max(incident.alert_count, len(alerts))
+    parts.append(f"{count} alert{'s' if count != 1 else ''}")
+    return " · ".join([*parts, *_links(alerts, escape)])
+
+
+def _votes(request: ActionRequest) -> str:
+    approved = request.approvers
+    denied = list(dict.fromkeys(a.user_id for a in request.approvals if a.vote is Vote.DENY))
+    parts = [f"approved by {', '.join(approved)}"] if approved else []
+    parts += [f"denied by {', '.join(denied)}"] if denied else []
+    if request.state in (ActionState.SUCCEEDED, ActionState.FAILED):
+        parts.append(f"ran {request.updated_at:%H:%M} UTC: {request.state.value}")
+    return "; ".join(parts)
+
+
 def _card_lines(
     incident: Incident,
     triage: Triage,
     requests: list[ActionRequest],
     alerts: list[Alert],
     clean: Callable[[str, int], str],
+    card: CardContext,
+    escape: Callable[[str], str],
 ) -> Iterator[str]:
-    yield (
-        f"┃ {incident.severity.value} · {clean(incident.service, 80)} · {triage.category.value} "
-        f"· confidence {triage.confidence:.2f} · {incident.id}"
-    )
-    yield (
-        f"┃ triaged by {clean(triage.provider, 80)} ({clean(triage.model or 'n/a', 120)}), "
-        f"{triage.execution_status.value}"
-    )
-    yield f"┃ Summary: {clean(triage.summary, 600)}"
-    yield f"┃ Root cause: {clean(triage.root_cause, 600)}"
+    title = alerts[0].title if alerts else incident.title
+    yield f"┃ {incident.severity.value} · {clean(incident.service, 80)} · {clean(title, 150)}"
+    yield f"┃ {_first_line(incident, alerts, card, escape)}"
+    yield f"┃ What we think: {clean(triage.summary, 600)}"
+    yield f"┃ Likely cause: {clean(triage.root_cause, 600)}"
     yield "┃ Evidence:"
     for alert in alerts[:CARD_ALERTS]:
         labels = ", ".join(f"{k}={v}" for k, v in islice(alert.labels.items(), CARD_LABELS))
@@ -105,22 +137,29 @@ def _card_lines(
         if alert.description:
             yield f"┃     {clean(alert.description, 300)}"
         yield f"┃     {clean(labels, 300)}"
-    cited = ", ".join(f"{ref.id}@{ref.version}" for ref in triage.runbooks) or "none"
-    yield f"┃ Runbooks: {clean(cited, 300)}"
+    cited = ", ".join(f"{ref.title or ref.id} (v{ref.version})" for ref in triage.runbooks)
+    yield f"┃ Runbooks: {clean(cited or 'none matched', 300)}"
     for request in requests:
         d = request.decision
         buttons = "  [ Approve ]  [ Deny ]" if request.state.value == "pending_approval" else ""
-        params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
-        shown = clean(params, 300) if request.proposal.params else ""
+        action = request.proposal.action.replace("_", " ").capitalize()
+        params = ", ".join(f"{k}: {v}" for k, v in sorted(request.proposal.params.items()))
+        shown = f" ({clean(params, 300)})" if params else ""
         yield (
-            f"┃ ▸ {clean(request.proposal.action, 120)} {shown} → {d.outcome.value} "
-            f"(decision {d.id}){buttons}"
+            f"┃ ▸ {clean(action, 120)} on {clean(request.proposal.service, 120)}{shown} "
+            f"→ {d.outcome.value}, {request.state.value}{buttons}"
         )
+        votes = _votes(request)
+        if votes:
+            yield f"┃     {clean(votes, 400)}"
         if request.plan is not None:
             plan = request.plan
             yield f"┃     plan: {clean(plan.summary, 200)}: {clean(plan.shown(), 600)}"
         for hit in d.reasons[:CARD_REASONS]:
-            yield f"┃     {clean(hit.rule_id, 120)}: {clean(hit.reason, 300)}"
+            yield f"┃     {clean(hit.reason, 300)}"
+    ids = [f"incident {incident.id}", f"triage {triage.id} ({triage.provider})"]
+    ids += [f"{r.id} {r.proposal.action} decision {r.decision.id}" for r in requests]
+    yield f"┃ ids: {clean(' · '.join(ids), 600)}"
 
 
 def render_card_text(
@@ -131,8 +170,10 @@ def render_card_text(
     redactor: _Redacts,
     escape: Callable[[str], str] = mrkdwn,
     limit: int = LIMITS.message_text,
+    card: CardContext | None = None,
 ) -> str:
-    """The triage card as text: evidence first, then proposals and their decisions.
+    """The triage card as text, in the card's order: what and since when, what we think,
+    evidence, runbooks, proposals with who approved, ids last.
 
     It is the ``text`` of the Slack card (notifications, screen readers), so every value is
     redacted, then escaped for mrkdwn, and the whole fits ``limit`` with a visible cut marker
@@ -146,7 +187,8 @@ def render_card_text(
     budget = limit - len(footer) - 1
     lines: list[str] = []
     used = 0
-    for line in _card_lines(incident, triage, requests, alerts, clean):
+    lines_of = _card_lines(incident, triage, requests, alerts, clean, card or CardContext(), escape)
+    for line in lines_of:
         lines.append(line)
         used += size(line) + 1
         if used > budget:

@@ -16,8 +16,10 @@ from bot.compose import Root
 from bot.errors import NotFound, PayloadError
 from bot.ingest import SOURCES
 from bot.models import IncidentStatus
+from bot.postmortem import Escaping, build_postmortem, people_in
 from bot.reports import incident_summary, triage_report
 from bot.runtime import Runtime
+from bot.slack.markup import code, markdown
 from bot.timeline import render_text
 
 
@@ -104,6 +106,30 @@ def cmd_timeline(args: argparse.Namespace, root: Root) -> int:
         else:
             redact = runtime.pipeline.redactor.redact
             say(redact(render_text(events)) or "(no events)")
+        return 0
+
+    return _with_runtime(root, work)
+
+
+def cmd_postmortem(args: argparse.Namespace, root: Root) -> int:
+    """Write one incident's post-incident review as markdown (display names when Slack is
+    configured), to ``--out`` or stdout."""
+
+    async def work(runtime: Runtime) -> int:
+        try:
+            await runtime.pipeline.incident(args.id)
+        except NotFound:
+            say(f"error: no incident {args.id!r}", error=True)
+            return 1
+        facts = await runtime.pipeline.postmortem_facts(args.id)
+        names = await root.people().names(people_in(facts))
+        review = build_postmortem(facts, utcnow(), Escaping(value=markdown, code=code), names)
+        review = runtime.pipeline.redactor.redact(review)
+        if args.out == "-":
+            say(review.rstrip("\n"))
+        else:
+            Path(args.out).write_text(review, encoding="utf-8")
+            say(f"wrote {args.out} ({len(review):,} characters)")
         return 0
 
     return _with_runtime(root, work)
@@ -206,3 +232,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     timeline.add_argument("id", help="incident id, e.g. inc-3f9a1c7e2b")
     timeline.add_argument("--json", action="store_true", help="print JSON")
     timeline.set_defaults(handler=cmd_timeline)
+
+    review = sub.add_parser("postmortem", help="write an incident's post-incident review (md)")
+    review.add_argument("id", help="incident id, e.g. inc-3f9a1c7e2b")
+    review.add_argument("--out", default="-", help="file to write (default - for stdout)")
+    review.set_defaults(handler=cmd_postmortem)

@@ -33,7 +33,7 @@ from bot.compose import llm, runbooks, stores
 from bot.config import LLMProvider, RunbookBackend, Settings, StoreBackend, load_settings
 from bot.errors import ConfigError
 from bot.ingest import IngestOptions
-from bot.notify import SilentNotifier
+from bot.notify import NoPeople, SilentNotifier
 from bot.pipeline import (
     DeliveryOptions,
     Dispatcher,
@@ -52,6 +52,7 @@ from bot.ports import (
     Executor,
     Metrics,
     Notifier,
+    People,
     RunbookSearch,
     Triager,
 )
@@ -213,6 +214,20 @@ class Root:
             )
         return llm.build_triager(settings, store)
 
+    def people(self) -> People:
+        """Display names for files people read (users.info when Slack has a bot token)."""
+        settings = self._settings
+        if settings.slack_bot_token is None:
+            return NoPeople()
+        from bot.slack.people import people_for_token
+
+        return people_for_token(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            ttl_seconds=settings.slack_user_cache_seconds,
+            timeout_seconds=settings.slack_api_timeout_seconds,
+        )
+
     def replica_id(self) -> str:
         """This process's name in leases and claims."""
         return self._settings.replica_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -248,6 +263,7 @@ class Root:
             outbox_retention_days=settings.outbox_retention_days,
             evidence_lookback_seconds=settings.evidence_lookback_seconds,
             evidence_chart_interval_seconds=settings.evidence_chart_interval_seconds,
+            follow_up_note_seconds=settings.follow_up_note_seconds,
         )
 
     def delivery_options(self) -> DeliveryOptions:

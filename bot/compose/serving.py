@@ -35,6 +35,8 @@ def slack_config(settings: Settings) -> object:
         incident_channel=settings.slack_incident_channel,
         alert_channels=frozenset(settings.slack_alert_channels),
         usergroup_cache_seconds=settings.slack_usergroup_cache_seconds,
+        user_cache_seconds=settings.slack_user_cache_seconds,
+        runbook_url=settings.runbook_repo_url,
         max_body_bytes=settings.slack_max_body_bytes,
         read_timeout_seconds=settings.webhook_read_timeout_seconds,
         api_timeout_seconds=settings.slack_api_timeout_seconds,

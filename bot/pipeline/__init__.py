@@ -29,6 +29,8 @@
                    the timeline's hash chains, evidence bundles
     retention.py   sweep: raw payloads and finished deliveries past their retention are
                    deleted, a bounded batch per run, one replica at a time       (``prune``)
+    notes.py       notes (``/incident note``) and pins in the incident channel, on the timeline
+    waiting.py     what waits for one person: approvals, incidents they command, SEV0/SEV1
     stage.py       the ports every stage works with, and card bookkeeping they share
 
 Storage, chat, the model and the runbook index are ports (``bot/ports.py``) handed in by the
@@ -46,16 +48,19 @@ from bot.pipeline.correcting import Corrected, Correcting
 from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
+from bot.pipeline.notes import Notes
 from bot.pipeline.queue import TriageQueue
 from bot.pipeline.records import Records
 from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 from bot.pipeline.verification import Verifying
+from bot.pipeline.waiting import Awaiting, Waiting
 
 __all__ = [
     "AgainResult",
     "AgainStatus",
+    "Awaiting",
     "Corrected",
     "Declared",
     "DeliveryOptions",
@@ -75,7 +80,17 @@ __all__ = [
 
 
 @dataclass
-class Pipeline(Command, Correcting, Executions, Verifying, Delivering, Records, Retention):
+class Pipeline(
+    Command,
+    Correcting,
+    Executions,
+    Verifying,
+    Delivering,
+    Records,
+    Retention,
+    Waiting,
+    Notes,
+):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 
     def start(self) -> None:

@@ -16,6 +16,7 @@ from bot.models import (
     ConversationRef,
     EventKind,
     Incident,
+    IncidentStatus,
     RawPayload,
 )
 from bot.pipeline.filing import Filer
@@ -62,6 +63,8 @@ class _Filing:
     by_group: dict[tuple[str, AlertStatus], Incident | None] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
+    # Incidents this payload opened, or a storm absorbs: no follow-up note for those.
+    quiet: set[str] = field(default_factory=set)
 
 
 class Intake(Stage):
@@ -120,6 +123,8 @@ class Intake(Stage):
         for incident_id, stored in filed.alerts.items():
             await self._count(filed.incidents[incident_id], stored, now)
             await self._note_resolved(incident_id, stored, now)
+            if incident_id not in filed.quiet:
+                await self._follow_up(filed.incidents[incident_id], stored, now, conversation)
         await filed.filer.settle(filed.alerts, now)
         if parsed.truncated:
             log.warning(
@@ -156,6 +161,9 @@ class Intake(Stage):
         if incident is None:
             return
         filed.incidents[incident.id] = incident
+        if created or in_storm:
+            # A storm's alerts get no message each: the storm incident's card tells the story.
+            filed.quiet.add(incident.id)
         if created:
             # Reported even if the alert turns out to be a duplicate: a resend racing through
             # another replica may store the alert first, and only this call knows the incident
@@ -174,9 +182,6 @@ class Intake(Stage):
                 group_key=alert.group_key,
                 alert_id=alert.id,
             )
-        elif conversation is not None and not in_storm:
-            # A storm's alerts get no message each: the storm incident's card tells the story.
-            await self.notifier.alert_joined(incident, conversation)
 
     def _opened_by(self, alert: Alert, in_storm: bool) -> str:
         if not in_storm:
@@ -213,6 +218,29 @@ class Intake(Stage):
             filed.alerts[alert.incident_id].append(alert)
             if alert.incident_id not in receipt.incident_ids:
                 receipt.incident_ids.append(alert.incident_id)
+
+    async def _follow_up(
+        self,
+        incident: Incident,
+        stored: list[Alert],
+        now: datetime,
+        conversation: ConversationRef | None,
+    ) -> None:
+        """New alerts of an incident that has a card: refresh its counts, and say so in its
+        thread at most once per ``follow_up_note_seconds`` (across replicas: a lease)."""
+        firing = [a for a in stored if a.status is AlertStatus.FIRING]
+        if not firing or incident.status is not IncidentStatus.OPEN:
+            return
+        if incident.card is None and incident.conversation is None and conversation is None:
+            return
+        await self.refresh_incident_card(incident.id)
+        interval = self.options.follow_up_note_seconds
+        if interval > 0 and not await self.coordination.acquire_lease(
+            f"follow-up:{incident.id}", self.attempt_owner(), now, interval
+        ):
+            return
+        current = await self.store.get_incident(incident.id)
+        await self.notifier.alert_joined(current, conversation or current.conversation, firing)
 
     async def _count(self, incident: Incident, stored: list[Alert], now: datetime) -> None:
         """Escalate the incident's severity when a new firing alert is worse (rare: CAS)."""

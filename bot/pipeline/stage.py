@@ -69,6 +69,9 @@ class FlowOptions:
     # per this many seconds (EVIDENCE_LOOKBACK_SECONDS, EVIDENCE_CHART_INTERVAL_SECONDS).
     evidence_lookback_seconds: float = 3600.0
     evidence_chart_interval_seconds: float = 900.0
+    # Follow-up alerts of an open incident: at most one threaded line per incident per this
+    # many seconds (FOLLOW_UP_NOTE_SECONDS); the card's counts are refreshed every time.
+    follow_up_note_seconds: float = 60.0
 
 
 class NoDirectory:
@@ -129,12 +132,13 @@ class Stage:
             placed = ConversationRef(
                 kind=card.kind, channel=card.channel, thread=thread or card.thread
             )
-            if current.conversation == placed or (
-                current.conversation is not None and current.conversation.channel != card.channel
+            changed = current.card != card
+            current.card = card
+            if current.conversation != placed and (
+                current.conversation is None or current.conversation.channel == card.channel
             ):
-                return None
-            current.conversation = placed
-            return current
+                current.conversation, changed = placed, True
+            return current if changed else None
 
         return await incidents.mutate_incident(self.store, incident.id, place)
 
@@ -172,6 +176,28 @@ class Stage:
             return False
         alerts = await self.store.list_alerts(incident.id, limit=CARD_ALERTS)
         await self.notifier.card_changed(current, triage, siblings, alerts, card)
+        return True
+
+    async def refresh_incident_card(self, incident_id: str) -> bool:
+        """Re-render the incident's latest card (its counts, its proposals) where it is."""
+        try:
+            current = await self.store.get_incident(incident_id)
+        except NotFound:
+            return False
+        triages = await self.store.list_triages(incident_id)
+        if not triages:
+            return False
+        triage = triages[-1]
+        requests = [
+            r
+            for r in await self.store.list_action_requests(incident_id)
+            if r.triage_id == triage.id
+        ]
+        card = next((r.card for r in requests if r.card is not None), None) or current.card
+        if card is None:
+            return False
+        alerts = await self.store.list_alerts(incident_id, limit=CARD_ALERTS)
+        await self.notifier.card_changed(current, triage, requests, alerts, card)
         return True
 
     async def triage_of(self, incident_id: str, triage_id: str | None) -> Triage | None:

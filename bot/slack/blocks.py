@@ -13,13 +13,25 @@ with a visible cut marker.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.actions.plans import card_hash
-from bot.models import ActionRequest, ActionState, Alert, Incident, Plan, Triage, Verification
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    Incident,
+    Plan,
+    RunbookRef,
+    Triage,
+    Verification,
+    Vote,
+)
 from bot.slack.action_ids import ActionId
-from bot.slack.markup import LIMITS, code, fit, mention, mrkdwn, plain
+from bot.slack.markup import LIMITS, code, fit, link, mention, mrkdwn, plain, size
 
 Block = dict[str, Any]
 
@@ -149,20 +161,123 @@ def make_clean(redact: Callable[[str], str]) -> Clean:
     return Clean(redact)
 
 
-def _header(incident: Incident, triage: Triage) -> list[Block]:
-    title = (
-        f"{incident.severity.value} · {plain(incident.service)} · {triage.category.value} "
-        f"· confidence {triage.confidence:.2f}"
-    )
-    header = {"type": "plain_text", "text": fit(title, LIMITS.header_text)}
-    return [
-        {"type": "header", "text": header},
-        context(
-            f"`{code(incident.id)}` · triaged by {fit(mrkdwn(triage.provider), 80)} "
-            f"({fit(mrkdwn(triage.model or 'n/a'), 120)}), {triage.execution_status.value} "
-            f"· triage `{code(triage.id)}`"
-        ),
+@dataclass(frozen=True)
+class CardContext:
+    """What the card needs besides domain values: the time it is drawn at (for "how long
+    ago") and the base URL runbook files are linked under (empty: runbooks are not linked)."""
+
+    now: datetime | None = None
+    runbook_url: str = ""
+
+
+def _header(incident: Incident, triage: Triage, alerts: list[Alert], clean: Clean) -> Block:
+    """Severity, service and what is wrong, as the alert (or the declarer) put it."""
+    title = alerts[0].title if alerts else incident.title
+    text = f"{incident.severity.value} · {clean.plain(incident.service)} · {clean.plain(title)}"
+    return {"type": "header", "text": {"type": "plain_text", "text": fit(text, LIMITS.header_text)}}
+
+
+def ago(start: datetime, now: datetime) -> str:
+    """A short duration for people: ``45s``, ``12m``, ``3h 05m``, ``2d 4h``."""
+    seconds = max(0, int((now - start).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours}h {minutes % 60:02d}m"
+    return f"{hours // 24}d {hours % 24}h"
+
+
+# What each source's link is called on the card; annotations a source keeps as extra links.
+SOURCE_LINKS = {
+    "alertmanager": "Alertmanager",
+    "grafana": "Grafana alert",
+    "datadog": "Datadog monitor",
+    "pagerduty": "PagerDuty incident",
+    "slack": "alert message",
+    "generic": "source",
+}
+EXTRA_LINKS = {"panelURL": "Grafana panel", "dashboardURL": "Grafana dashboard"}
+MAX_LINKS = 6
+
+
+def source_links(alerts: Sequence[Alert]) -> list[str]:
+    """``<url|label>`` links to where the alerts came from (http(s) only, each once)."""
+    shown: list[str] = []
+    seen: set[str] = set()
+    for alert in alerts:
+        candidates = [(alert.url or "", SOURCE_LINKS.get(alert.source, alert.source))]
+        candidates += [(alert.annotations.get(k, ""), label) for k, label in EXTRA_LINKS.items()]
+        for url, label in candidates:
+            made = link(url, label) if url and url not in seen else None
+            if made is not None:
+                seen.add(url)
+                shown.append(made)
+    return shown[:MAX_LINKS]
+
+
+def started_at(incident: Incident, alerts: Sequence[Alert]) -> datetime:
+    """When it began: the earliest alert start the sources reported, else when it was opened."""
+    starts = [a.starts_at for a in alerts if a.starts_at is not None]
+    return min([*starts, incident.created_at])
+
+
+def first_line(incident: Incident, alerts: Sequence[Alert], now: datetime | None) -> str:
+    """Started when, how long ago, how many alerts, and links to the source (mrkdwn)."""
+    start = started_at(incident, alerts)
+    end = incident.resolved_at or now
+    parts = [f"Started *{start:%H:%M} UTC* ({start:%b} {start.day})"]
+    if end is not None:
+        parts.append(f"{ago(start, end)} {'long' if incident.resolved_at else 'ago'}")
+    count = max(incident.alert_count, len(alerts))
+    parts.append(f"*{count} alert{'s' if count != 1 else ''}*")
+    if incident.status.value != "open":
+        parts.append(f"*{incident.status.value}*")
+    parts += source_links(alerts)
+    return " · ".join(parts)
+
+
+def runbook_link(ref: RunbookRef, base_url: str, clean: Clean) -> str:
+    """A cited runbook: its title linked to its file under ``base_url`` when one is set."""
+    label = ref.title or ref.id
+    relative = ref.path.split("/", 1)[1] if "/" in ref.path else ref.path or f"{ref.id}.md"
+    made = link(base_url + relative, clean.plain(label)) if base_url else None
+    shown = made or f"*{fit(clean(label), 200)}*"
+    return f"{shown} (v{fit(clean(ref.version), 40)})"
+
+
+def ids_context(
+    incident: Incident, triage: Triage, requests: Sequence[ActionRequest], clean: Clean
+) -> Block:
+    """The ids and JSON people rarely need, in one small line at the very end of the card."""
+    parts = [
+        f"incident `{code(incident.id)}`",
+        f"triage `{code(triage.id)}` by {fit(mrkdwn(triage.provider), 80)} "
+        f"({fit(mrkdwn(triage.model or 'n/a'), 120)}), {triage.execution_status.value}, "
+        f"{triage.category.value}, confidence {triage.confidence:.2f}",
     ]
+    budget = LIMITS.context_text - 60
+    shown = 0
+    for request in requests[:MAX_PROPOSALS]:
+        params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
+        rules = ", ".join(h.rule_id for h in request.decision.reasons[:4])
+        part = (
+            f"`{code(request.id)}` `{fit(clean.code(request.proposal.action), 80)}` "
+            f"decision `{code(request.decision.id)}`"
+            + (f" rules `{fit(clean.code(rules), 160)}`" if rules else "")
+            + (f" `{fit(clean.code(params), 300)}`" if request.proposal.params else "")
+            + (f" (again, after `{code(request.retry_of)}`)" if request.retry_of else "")
+        )
+        if size(" · ".join([*parts, part])) > budget:
+            break
+        parts.append(part)
+        shown += 1
+    if shown < len(requests):
+        parts.append(f"_…and {len(requests) - shown} more request(s) (cut)_")
+    return context(" · ".join(parts))
 
 
 def _alert_text(alert: Alert, clean: Clean) -> str:
@@ -187,13 +302,6 @@ def evidence_blocks(alerts: list[Alert], clean: Clean) -> list[Block]:
     if len(alerts) > MAX_ALERTS:
         text += f"\n_…and {len(alerts) - MAX_ALERTS} more alert(s)_"
     return [section(text, "evidence")]
-
-
-def _params(request: ActionRequest, clean: Clean) -> str:
-    if not request.proposal.params:
-        return ""
-    params = json.dumps(request.proposal.params, sort_keys=True, ensure_ascii=False)
-    return f" `{fit(clean.code(params), PARAMS_CHARS)}`"
 
 
 def _outcome_line(request: ActionRequest, clean: Clean) -> str:
@@ -221,8 +329,7 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
         why = fit(clean(request.error or ""), REASON_CHARS)
         return f"Cancelled: {why}" if why else "Cancelled"
     if state is ActionState.DENIED:
-        by = [a.user_id for a in request.approvals if a.vote.value == "deny"]
-        return "Denied" + (f" by {mention(by[-1])}" if by else "")
+        return "Denied"
     if state is ActionState.OUTCOME_UNKNOWN:
         holder = fit(clean.code(request.claimed_by or "unknown"), 120)
         return (
@@ -230,6 +337,35 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
             "not have run. Check before approving again"
         )
     return state.value.replace("_", " ").capitalize()
+
+
+def votes_line(request: ActionRequest) -> str:
+    """Who approved and who denied, kept on the card for good (after it ran, too)."""
+    approved = request.approvers
+    denied: list[str] = []
+    for approval in request.approvals:
+        if approval.vote is Vote.DENY and approval.user_id not in denied:
+            denied.append(approval.user_id)
+    parts = []
+    if approved:
+        parts.append("Approved by " + ", ".join(mention(u) for u in approved))
+    if denied:
+        parts.append("Denied by " + ", ".join(mention(u) for u in denied))
+    if request.state in (ActionState.SUCCEEDED, ActionState.FAILED):
+        who = "policy allowed it, no approval needed" if not approved else "after approval"
+        parts.append(f"Ran by incident-bot at {request.updated_at:%H:%M} UTC ({who})")
+    return " · ".join(parts)
+
+
+def plain_action(request: ActionRequest, clean: Clean) -> str:
+    """The proposal in plain words: ``Restart deployment on *checkout* (deployment: api)``."""
+    action = request.proposal.action.replace("_", " ").strip().capitalize()
+    params = ", ".join(
+        f"{k}: {v}" for k, v in sorted(request.proposal.params.items()) if not isinstance(v, dict)
+    )
+    return f"*{fit(clean(action), 120)}* on *{fit(clean(request.proposal.service), 120)}*" + (
+        f" ({fit(clean(params), PARAMS_CHARS)})" if params else ""
+    )
 
 
 def _verified_mark(request: ActionRequest) -> str:
@@ -262,8 +398,7 @@ def proposal_blocks(
     decision = request.decision
     icon = STATE_ICONS.get(request.state, ":white_circle:")
     reasons = "\n".join(
-        f"• `{fit(clean.code(hit.rule_id), 120)}` {fit(clean(hit.reason), REASON_CHARS)}"
-        for hit in decision.reasons[:MAX_REASONS]
+        f"• {fit(clean(hit.reason), REASON_CHARS)}" for hit in decision.reasons[:MAX_REASONS]
     )
     if len(decision.reasons) > MAX_REASONS:
         reasons += f"\n_…and {len(decision.reasons) - MAX_REASONS} more reason(s) (cut)_"
@@ -272,14 +407,12 @@ def proposal_blocks(
         if request.proposal.rationale
         else ""
     )
+    votes = votes_line(request)
     text = (
-        f"{icon} *{fit(clean(request.proposal.action), 120)}* on "
-        f"*{fit(clean(request.proposal.service), 120)}*{_params(request, clean)}\n"
-        f"Decision *{decision.outcome.value}* (`{code(decision.id)}`) · "
-        f"request `{code(request.id)}`"
-        + (f" (again, after `{code(request.retry_of)}`)" if request.retry_of else "")
-        + "\n"
-        f"{_outcome_line(request, clean)}{rationale}\n{reasons}"
+        f"{icon} {plain_action(request, clean)}\n"
+        f"Decision *{decision.outcome.value}* · {_outcome_line(request, clean)}"
+        + (f"\n{votes}" if votes and request.state is not ActionState.PENDING_APPROVAL else "")
+        + f"{rationale}\n{reasons}"
     )
     blocks = [section(text, f"proposal:{request.id}")]
     plan = plan_block(request, clean)
@@ -333,21 +466,23 @@ def triage_card(
     requests: list[ActionRequest],
     alerts: list[Alert],
     clean: Clean,
+    card: CardContext | None = None,
 ) -> list[Block]:
-    """The whole triage card: header, summary, evidence, runbooks, proposals, feedback."""
-    cited = (
-        ", ".join(f"`{fit(clean.code(f'{r.id}@{r.version}'), 120)}`" for r in triage.runbooks)
-        or "none"
-    )
+    """The whole triage card, in the order people read it at 2 AM: what and since when (with
+    links to the source), what we think, the evidence, runbooks, proposals with their plans and
+    buttons, feedback; the ids and JSON last, in one small context line."""
+    card = card or CardContext()
+    cited = ", ".join(runbook_link(r, card.runbook_url, clean) for r in triage.runbooks)
     blocks: list[Block] = [
-        *_header(incident, triage),
+        _header(incident, triage, alerts, clean),
+        section(first_line(incident, alerts, card.now), "first"),
         section(
-            f"*Summary*\n{fit(clean(triage.summary), SUMMARY_CHARS) or '_none_'}\n"
-            f"*Root cause*\n{fit(clean(triage.root_cause), SUMMARY_CHARS) or '_unknown_'}",
+            f"*What we think*: {fit(clean(triage.summary), SUMMARY_CHARS) or '_no summary_'}\n"
+            f"*Likely cause*: {fit(clean(triage.root_cause), SUMMARY_CHARS) or '_unknown_'}",
             "summary",
         ),
         *evidence_blocks(alerts, clean),
-        section(f"*Runbooks*: {cited}", "runbooks"),
+        section(f"*Runbooks*: {cited or '_none matched_'}", "runbooks"),
         {"type": "divider"},
     ]
     if not requests:
@@ -359,7 +494,8 @@ def triage_card(
         hidden = len(requests) - MAX_PROPOSALS
         blocks.append(context(f"_…and {hidden} more proposal(s) (cut): see `/incident status`_"))
     blocks.extend(feedback_blocks(incident, triage))
-    return within_block_limit(blocks)
+    kept = within_block_limit(blocks, LIMITS.blocks_per_message - 1)
+    return [*kept, ids_context(incident, triage, requests, clean)]
 
 
 def within_block_limit(blocks: list[Block], limit: int = LIMITS.blocks_per_message) -> list[Block]:

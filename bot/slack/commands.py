@@ -16,9 +16,9 @@ from bot.clock import utcnow
 from bot.errors import NotFound
 from bot.models import ConversationRef, Incident, IncidentStatus, Severity
 from bot.pipeline import ResolveStatus
-from bot.postmortem import Escaping, build_postmortem
+from bot.postmortem import Escaping, build_postmortem, people_in
 from bot.slack import messages
-from bot.slack.markup import LIMITS, code, fit, markdown, size, visible
+from bot.slack.markup import LIMITS, code, markdown, visible
 from bot.slack.runtime import SlackRuntime
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ UNKNOWN_SERVICE = "unknown"
 LIST_LIMIT = 20
 SLOW = frozenset({"declare", "triage"})
 NEEDS_ID = frozenset({"timeline", "resolve", "postmortem"})
+INCIDENT_ID = re.compile(r"^(inc-[0-9a-f]{4,32}|INC-[0-9]{1,9})$", re.IGNORECASE)
 
 
 class UsageError(ValueError):
@@ -84,6 +85,8 @@ def _check(invocation: Invocation) -> None:
             raise UsageError("`declare` needs a title.")
     elif sub == "triage" and not args:
         raise UsageError("`triage` needs a description of what you see.")
+    elif sub == "note" and not args:
+        raise UsageError("`note` needs the text to write down.")
     elif sub in NEEDS_ID and not args:
         raise UsageError(f"`{sub}` needs an incident id.")
     elif sub in ("timeline", "postmortem", "status") and len(args) > 1:
@@ -165,6 +168,7 @@ class IncidentCommand:
             "timeline": self.timeline,
             "resolve": self.resolve,
             "postmortem": self.postmortem,
+            "note": self.note,
         }
 
     async def _respond(
@@ -260,30 +264,38 @@ class IncidentCommand:
             text = messages.resolved(result.incident, caller.user_id, note)
             await self._respond(caller, text, True)
 
+    async def note(self, invocation: Invocation, caller: Caller) -> None:
+        """Write a note on the timeline of the incident named first, or of this channel's."""
+        words = invocation.args
+        if len(words) > 1 and INCIDENT_ID.match(words[0]):
+            incident = await self._incident(caller, words[0])
+            words = words[1:]
+        else:
+            incident = await self.pipeline.incident_in(caller.channel_id)
+            if incident is None:
+                await self._respond(caller, messages.no_incident_here())
+        if incident is None:
+            return
+        text = " ".join(words)
+        await self.pipeline.add_note(incident.id, caller.user_id, text, utcnow())
+        await self._respond(caller, messages.note_added(incident, caller.user_id, text), True)
+
     async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
-        """The post-incident review: one markdown block when it fits, else a file and a note."""
+        """The post-incident review, always as a markdown file (display names, not ids)."""
         incident = await self._incident(caller, invocation.args[0])
         if incident is None:
             return
         facts = await self.pipeline.postmortem_facts(incident.id)
-        review = build_postmortem(facts, utcnow(), Escaping(value=markdown, code=code))
-        outbox = self.runtime.outbox
-        if size(review) > LIMITS.markdown_block:
-            filename = f"postmortem-{incident.id}.md"
-            title = f"Post-incident review: {incident.title}"
-            if await outbox.upload_file(caller.channel_id, filename, review, title):
-                note = messages.postmortem_uploaded(incident, filename, len(review))
-                await self._respond(caller, note, in_channel=True)
-                return
-            # Slack refused the file (e.g. the bot is not in this channel): cut, never silently.
-            await self._respond(caller, messages.postmortem_upload_failed(incident))
-            review = fit(review, LIMITS.markdown_block)
-        if caller.response_url:
-            text = messages.postmortem_inline(incident, len(review))
-            blocks = [{"type": "markdown", "text": review}]
-            await outbox.respond(caller.response_url, text, in_channel=True, blocks=blocks)
-        else:
-            await self._respond(caller, messages.postmortem_inline(incident, len(review)))
+        names = await self.runtime.people.names(people_in(facts))
+        review = build_postmortem(facts, utcnow(), Escaping(value=markdown, code=code), names)
+        filename = f"postmortem-{incident.id}.md"
+        title = f"Post-incident review: {incident.title}"
+        if await self.runtime.outbox.upload_file(caller.channel_id, filename, review, title):
+            note = messages.postmortem_uploaded(incident, filename, len(review))
+            await self._respond(caller, note, in_channel=True)
+            return
+        # Slack refused the file (e.g. the bot is not in this channel): say so, never cut it.
+        await self._respond(caller, messages.postmortem_upload_failed(incident))
 
 
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:

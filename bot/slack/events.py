@@ -75,6 +75,39 @@ class AlertChannelListener:
             log.info("alert channel message is not an alert", extra={"error": str(exc)})
 
 
+class PinListener:
+    """A message pinned in an incident's channel goes on its timeline (for the review)."""
+
+    def __init__(self, runtime: SlackRuntime) -> None:
+        self.runtime = runtime
+
+    async def on_pin(self, ack: AsyncAck, event: dict[str, Any]) -> None:
+        """Ack, then record the pinned message's text in the background."""
+        await ack()
+        found = event.get("item")
+        item: dict[str, Any] = found if isinstance(found, dict) else {}
+        body = item.get("message")
+        message: dict[str, Any] = body if isinstance(body, dict) else {}
+        text = message.get("text")
+        channel = str(event.get("channel_id") or item.get("channel") or "")
+        if item.get("type") != "message" or not isinstance(text, str) or not channel:
+            return
+        user = str(event.get("user") or item.get("created_by") or "")
+        ts = str(message.get("ts", ""))
+        self.runtime.after_ack(
+            self._record(channel, user, text, ts),
+            f"pin:{channel}:{ts}",
+            self._log_only,
+        )
+
+    async def _record(self, channel: str, user: str, text: str, ts: str) -> None:
+        await self.runtime.pipeline.pin_recorded(channel, user, text, ts, utcnow())
+
+    async def _log_only(self, text: str) -> None:
+        log.warning("pin not recorded", extra={"reason": text})
+
+
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
-    """Attach the message listener to the Bolt app."""
+    """Attach the message and pin listeners to the Bolt app."""
     app.event("message")(AlertChannelListener(runtime).on_message)
+    app.event("pin_added")(PinListener(runtime).on_pin)

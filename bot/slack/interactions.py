@@ -58,8 +58,11 @@ def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
         channel_id=str(channel.get("id") or container.get("channel_id") or ""),
         message_ts=message.get("ts") or container.get("message_ts"),
         block_id=str(action.get("block_id", "")),
-        # Refusals answer in the card's thread when the card sits in one.
-        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        # Refusals answer in the card's thread: the thread it sits in, else its own.
+        thread_ts=message.get("thread_ts")
+        or container.get("thread_ts")
+        or message.get("ts")
+        or container.get("message_ts"),
     )
 
 

@@ -11,6 +11,7 @@ never escape a whole message (that would break our bold markers, mentions and li
     markdown(value)   a value inside standard markdown: a markdown block, an uploaded .md file
     fit(text, limit)  cut to a limit with a visible marker, never inside ``&amp;`` or a character
     mention(id)       our own mention of a user (U…/W…) or user group (S…), ids checked
+    link(url, label)  our own ``<url|label>`` to an http(s) URL; any other scheme is refused
 
 Every escaper removes characters that hide or reorder text (zero-width, bidi overrides, C0
 controls) and entity-escapes ``&``, ``<`` and ``>`` (Slack's documented rule), so no untrusted
@@ -24,6 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 CUT = "… (cut)"
 ID_CHARS = 80  # how much of something that should have been an id is shown
@@ -57,6 +59,8 @@ class Limits:
     channel_purpose: int = 250
     file_title: int = 250
     ephemeral_text: int = 4_000
+    home_blocks: int = 100  # views.publish of a Home tab view
+    url: int = 2_000  # longer links are not shown (a URL cannot be cut and still work)
 
 
 LIMITS = Limits()
@@ -130,6 +134,41 @@ def mention(slack_id: str) -> str:
     if slack_id.startswith("S"):
         return f"<!subteam^{slack_id}>"
     return f"<@{slack_id}>"
+
+
+# In a link's URL these would end it, split it from its label or break it across lines.
+_URL_UNSAFE = {c: f"%{ord(c):02X}" for c in ' "<>|`^{}\\'}
+_URL_UNSAFE_TABLE = str.maketrans(_URL_UNSAFE)
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL with a host, percent-encoded where Slack's link syntax needs it; None
+    for anything else (``javascript:``, ``slack:``, relative paths, hidden characters)."""
+    candidate = url.strip()
+    if _URL_CONTROL.search(candidate) or _INVISIBLE.search(candidate):
+        return None
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    encoded = candidate.translate(_URL_UNSAFE_TABLE)
+    return encoded if size(encoded) <= LIMITS.url else None
+
+
+def link(url: str, label: str) -> str | None:
+    """Our ``<url|label>`` (the label an untrusted value, escaped); None when the URL is refused.
+
+    The URL's ``&`` becomes ``&amp;`` as Slack's escaping asks; ``|``, ``<``, ``>``, spaces
+    and quotes are percent-encoded so they can neither end the link nor start a label.
+    """
+    safe = safe_url(url)
+    if safe is None:
+        return None
+    shown = mrkdwn(label).replace("|", "\u2223")
+    return f"<{safe.replace('&', '&amp;')}|{shown}>"
 
 
 def channel_link(channel_id: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.actions.votes import VoteStatus
-from bot.models import ActionRequest, ActionState, Event, Incident, Verification
+from bot.models import ActionRequest, ActionState, Alert, Event, Incident, Verification
 from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn, size
 from bot.slack.markup import mention as _mention
 
@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "timeline": "timeline <incident-id>",
     "resolve": "resolve <incident-id> [note]",
     "postmortem": "postmortem <incident-id>",
+    "note": "note [incident-id] <text>",
     "help": "help",
 }
 TITLE_CHARS = 200
@@ -269,9 +270,13 @@ def feedback_thanks(helpful: bool) -> str:
     return "Thanks, noted as helpful." if helpful else "Thanks, noted as not helpful."
 
 
-def alert_joined(incident: Incident) -> str:
-    """An alert-channel message joined an incident that already has a card."""
-    return f"Grouped into `{code(incident.id)}` ({incident.alert_count} alert(s) so far)."
+def alert_joined(incident: Incident, alert: Alert | None = None) -> str:
+    """Follow-up alerts joined an open incident: the newest one and the count so far."""
+    newest = f": {fit(mrkdwn(alert.title), 200)}" if alert is not None else ""
+    return (
+        f":repeat: Another alert for `{code(incident.id)}`{newest} "
+        f"({incident.alert_count} alert(s) so far)."
+    )
 
 
 def note(text: str) -> str:
@@ -298,19 +303,45 @@ def postmortem_uploaded(incident: Incident, filename: str, chars: int) -> str:
     )
 
 
-def postmortem_inline(incident: Incident, chars: int) -> str:
-    """The notification text of a post-incident review shown inline as a markdown block."""
-    return (
-        f":memo: Post-incident review of `{code(incident.id)}` ({_title(incident, 150)}), "
-        f"{chars:,} characters."
-    )
-
-
 def postmortem_upload_failed(incident: Incident) -> str:
     """The file upload failed: what follows is the review cut to one message."""
     return (
         f":warning: Could not attach the post-incident review of `{code(incident.id)}` as a "
-        "file; here it is cut to fit one message. Run the command again for the full text."
+        "file (is the bot in this channel?). Invite it and run the command again, or run "
+        f"`incident-bot postmortem {code(incident.id)} --out FILE`."
+    )
+
+
+def note_added(incident: Incident, author: str, text: str) -> str:
+    """A note written on an incident's timeline, repeated in the channel."""
+    return (
+        f":memo: {mention(author)} noted on `{code(incident.id)}`: "
+        + fit(mrkdwn(text), NOTE_CHARS)
+    )
+
+
+# the Home tab -------------------------------------------------------------------------------
+HOME_HEADINGS = {
+    "approvals": "Waiting for your approval",
+    "commanded": "Incidents you command",
+    "severe": "Open SEV0 / SEV1 incidents",
+}
+HOME_EMPTY = {
+    "approvals": "Nothing waits for your approval. :white_check_mark:",
+    "commanded": "You command no open incident.",
+    "severe": "No open SEV0 or SEV1 incident.",
+}
+
+
+def home_approval(incident: Incident, request: ActionRequest) -> str:
+    """One request waiting for the viewer: the incident, the action, what it would do."""
+    plan = f"\n{fit(mrkdwn(request.plan.summary), 300)}" if request.plan is not None else ""
+    got, needed = len(request.approvers), request.decision.approvals_required
+    return (
+        f"*{incident.severity.value}* {_service(incident.service)} · {_title(incident, 150)}\n"
+        f"{_action(request)} · {got}/{needed} approval(s)"
+        + (f" · expires {request.expires_at:%H:%M} UTC" if request.expires_at else "")
+        + plan
     )
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.clock import utcnow
 from bot.deliveries import Delivery, DeliveryKind, DeliveryState, placeholder
 from bot.models import ActionRequest, ActionState, Alert, ConversationRef, Incident, Triage
 from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack import messages
-from bot.slack.blocks import make_clean, triage_card
+from bot.slack.blocks import Block, CardContext, make_clean, triage_card
 from bot.slack.commands import channel_name
 from bot.slack.outbox import Outbox
 
@@ -33,12 +35,32 @@ KIND = "slack"
 class SlackNotifier:
     """Posts to the incident's conversation, or to the default incident channel."""
 
-    def __init__(self, outbox: Outbox, redactor: Redactor, default_channel: str) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        redactor: Redactor,
+        default_channel: str,
+        runbook_url: str = "",
+    ) -> None:
         self.outbox = outbox
         self.redactor = redactor
         self.default_channel = default_channel
+        self.runbook_url = runbook_url
         self._clean = make_clean(redactor.redact)
         self._card_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def _card(
+        self,
+        incident: Incident,
+        triage: Triage,
+        requests: list[ActionRequest],
+        alerts: list[Alert],
+    ) -> tuple[str, list[Block]]:
+        """The card's notification text and its blocks, drawn now."""
+        context = CardContext(now=utcnow(), runbook_url=self.runbook_url)
+        blocks = triage_card(incident, triage, requests, alerts, self._clean, context)
+        text = render_card_text(incident, triage, requests, alerts, self.redactor, card=context)
+        return text, blocks
 
     def _where(self, incident: Incident) -> tuple[str, str | None]:
         if incident.conversation is not None and incident.conversation.kind == KIND:
@@ -53,8 +75,7 @@ class SlackNotifier:
         if not channel:
             log.info("no slack channel for incident", extra={"incident_id": incident.id})
             return None
-        blocks = triage_card(incident, triage, requests, alerts, self._clean)
-        text = render_card_text(incident, triage, requests, alerts, self.redactor)
+        text, blocks = self._card(incident, triage, requests, alerts)
         delivery = await self.outbox.deliver(
             DeliveryKind.CARD,
             channel,
@@ -79,8 +100,7 @@ class SlackNotifier:
         if card.kind != KIND or card.thread is None:
             return
         async with self._card_locks[card.thread]:
-            blocks = triage_card(incident, triage, requests, alerts, self._clean)
-            text = render_card_text(incident, triage, requests, alerts, self.redactor)
+            text, blocks = self._card(incident, triage, requests, alerts)
             await self.outbox.update(
                 card.channel, card.thread, text, blocks, incident_id=incident.id
             )
@@ -106,16 +126,17 @@ class SlackNotifier:
         """Say in the thread that the incident is resolved."""
         await self._say(incident, messages.resolved_note(actor, note))
 
-    async def alert_joined(self, incident: Incident, where: ConversationRef) -> None:
-        """Answer a repeat alert message, in its own thread, with the incident it joined."""
-        if where.kind != KIND:
-            return
-        await self.outbox.post(
-            where.channel,
-            messages.alert_joined(incident),
-            thread_ts=where.thread,
-            incident_id=incident.id,
-        )
+    async def alert_joined(
+        self, incident: Incident, where: ConversationRef | None, alerts: Sequence[Alert] = ()
+    ) -> None:
+        """One short line in the incident's thread (the card's, or the alert message's when the
+        incident has none yet) with the new alert and the count so far."""
+        channel, thread = self._where(incident)
+        if incident.conversation is None and where is not None and where.kind == KIND:
+            channel, thread = where.channel, where.thread
+        if channel:
+            text = messages.alert_joined(incident, alerts[-1] if alerts else None)
+            await self.outbox.post(channel, text, thread_ts=thread, incident_id=incident.id)
 
     async def incident_declared(
         self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool

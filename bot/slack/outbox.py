@@ -279,6 +279,11 @@ class Outbox:
             return False
         return True
 
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> bool:
+        """views.publish a Home tab view for one user (redacted like every text we send)."""
+        cleaned = {**view, "blocks": self.clean_blocks(list(view.get("blocks", [])))}
+        return await self._call("views.publish", user_id=user_id, view=cleaned) is not None
+
     async def create_channel(self, name: str) -> tuple[str | None, str]:
         """conversations.create; (channel id, "") or (None, Slack's error code)."""
         try:

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import BotError
+from bot.notify import NoPeople
 from bot.pipeline import Pipeline
+from bot.ports import People
 from bot.slack import messages
 from bot.slack.outbox import Outbox
 
@@ -54,6 +56,7 @@ class SlackRuntime:
     outbox: Outbox
     alert_channels: frozenset[str] = frozenset()
     work: BackgroundWork = field(default_factory=BackgroundWork)
+    people: People = field(default_factory=NoPeople)
 
     def after_ack(self, job: Awaitable[None], name: str, reply: Reply) -> None:
         """Run slow work after the ack; errors become an ephemeral ``reply``, never a trace."""

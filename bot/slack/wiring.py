@@ -33,10 +33,12 @@ from bot.pipeline import DeliveryOptions, Dispatcher, Pipeline
 from bot.ports import Backend
 from bot.redaction import Redactor
 from bot.runtime import Runtime
-from bot.slack import commands, events, interactions
+from bot.slack import commands, events, home, interactions
 from bot.slack.approvers import ApproverDirectory
+from bot.slack.blocks import make_clean
 from bot.slack.notifier import SlackNotifier
 from bot.slack.outbox import Outbox, SlackCourier
+from bot.slack.people import SlackPeople
 from bot.slack.runtime import SlackRuntime
 from bot.webguard import SlackEventsGuard
 
@@ -92,6 +94,8 @@ class SlackConfig:
     incident_channel: str = ""
     alert_channels: frozenset[str] = frozenset()
     usergroup_cache_seconds: float = 300.0
+    user_cache_seconds: float = 3600.0
+    runbook_url: str = ""
     max_body_bytes: int = 262_144
     read_timeout_seconds: float = 10.0
     api_timeout_seconds: float = 10.0
@@ -107,6 +111,7 @@ class SlackParts:
     dispatcher: Dispatcher
     notifier: SlackNotifier
     directory: ApproverDirectory
+    people: SlackPeople
 
 
 def build_client(config: SlackConfig) -> AsyncWebClient:
@@ -152,8 +157,14 @@ def build_parts(
         client=client,
         outbox=outbox,
         dispatcher=dispatcher,
-        notifier=SlackNotifier(outbox, redactor, config.incident_channel),
+        notifier=SlackNotifier(
+            outbox,
+            redactor,
+            config.incident_channel,
+            runbook_url=config.runbook_url,
+        ),
         directory=ApproverDirectory(client, config.usergroup_cache_seconds),
+        people=SlackPeople(client, config.user_cache_seconds),
     )
 
 
@@ -206,12 +217,16 @@ def attach_slack(
 ) -> list[BaseRoute]:
     """Attach the listeners; returns the HTTP routes to serve (none in Socket Mode)."""
     listening = SlackRuntime(
-        pipeline=pipeline, outbox=parts.outbox, alert_channels=config.alert_channels
+        pipeline=pipeline,
+        outbox=parts.outbox,
+        alert_channels=config.alert_channels,
+        people=parts.people,
     )
     app = build_app(parts.client, config.signing_secret)
     commands.attach(app, listening)
     interactions.attach(app, listening)
     events.attach(app, listening)
+    home.attach(app, listening, make_clean(parts.notifier.redactor.redact))
     runtime.readiness.append(SlackProbe(parts.client).check)
     runtime.on_stop.append(listening.work.drain)
     if socket_mode:

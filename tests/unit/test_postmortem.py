@@ -11,6 +11,7 @@ from bot.models import (
     Decision,
     DecisionOutcome,
     Event,
+    EventKind,
     Feedback,
     Incident,
     IncidentStatus,
@@ -19,7 +20,7 @@ from bot.models import (
     Triage,
     Vote,
 )
-from bot.postmortem import PostmortemFacts, build_postmortem
+from bot.postmortem import PostmortemFacts, build_postmortem, people_in
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -114,3 +115,45 @@ def test_open_incident_says_so_and_asks_to_resolve() -> None:
     assert "still open" in text and "**Duration**: 0h 30m" in text
     assert "never triaged" in text and "No remediation was proposed" in text
     assert "Resolve the incident" in text
+
+
+def test_review_has_impact_key_times_factors_and_owned_follow_ups() -> None:
+    f = facts()
+    f.events += [
+        Event(
+            incident_id=f.incident.id,
+            at=T0 + timedelta(minutes=3),
+            actor="U0CHK",
+            kind=EventKind.NOTE,
+            message="rolled back the canary",
+        ),
+        Event(
+            incident_id=f.incident.id,
+            at=T0 + timedelta(minutes=4),
+            actor="U0IC",
+            kind=EventKind.NOTE,
+            message="customers see 502 on pay",
+            data={"pinned": True, "message_ts": "1.2"},
+        ),
+    ]
+    names = {"U0CHK": "Chloe | Checkout", "U0IC": "Ines"}
+    text = build_postmortem(f, T0 + timedelta(hours=3), names=names)
+    for heading in ("## Summary", "## Impact", "## Key times", "## Contributing factors"):
+        assert heading in text
+    assert "- **Services**: checkout" in text
+    # acknowledged is derived from the first human response when the incident has no ack time
+    assert "| Acknowledged | 2026-11-24 02:03:00 UTC | derived: first response" in text
+    assert "| Mitigated | 2026-11-24 02:00:00 UTC | first action that succeeded |" in text
+    assert "**Time to acknowledge**: 0h 03m" in text
+    assert "| **Chloe \\| Checkout** | note | rolled back the canary |" in text
+    assert "| **Ines** | pinned message | customers see 502 on pay |" in text
+    assert "approve by Chloe \\| Checkout at 02:05:00" in text
+    assert "Triage hypothesis (check it): bad pod" in text
+    assert "_To fill in:_ what made this possible" in text
+    assert "expired unapproved" in text and "— owner: Ines" in text
+    assert "- [ ] _To fill in:_ the fix that prevents a recurrence — owner: _to assign_" in text
+    assert "U0CHK" not in text.split("## Triage")[0]  # people by name, not id
+
+
+def test_people_in_lists_every_user_the_review_names() -> None:
+    assert people_in(facts()) == {"U0IC", "U0CHK"}

@@ -190,12 +190,14 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
         messages.escalation(request(t), None) + messages.escalation(request(t), t)
     ),
     "feedback_thanks": lambda t: messages.feedback_thanks(True) + messages.feedback_thanks(False),
-    "alert_joined": lambda t: messages.alert_joined(incident(t)),
+    "alert_joined": lambda t: messages.alert_joined(incident(t))
+    + messages.alert_joined(incident(t), alert(t, labels=1)),
     "note": lambda t: messages.note(t),
     "known_error": lambda t: messages.known_error(t),
     "internal_error": lambda t: messages.internal_error(t),
     "postmortem_uploaded": lambda t: messages.postmortem_uploaded(incident(t), t, 22_007),
-    "postmortem_inline": lambda t: messages.postmortem_inline(incident(t), 9_000),
+    "note_added": lambda t: messages.note_added(incident(t), t, t),
+    "home_approval": lambda t: messages.home_approval(incident(t), request(t)),
     "postmortem_upload_failed": lambda t: messages.postmortem_upload_failed(incident(t)),
     "vote_answer": lambda t: "\n".join(messages.vote_answer(s) for s in VoteStatus),
     "request_changed": lambda t: "\n".join(
@@ -277,7 +279,12 @@ def test_every_message_kind_has_a_case() -> None:
 def test_message_kind_escapes_and_fits(kind: str, case: str) -> None:
     text = MESSAGE_KINDS[kind](value(case))
     assert_safe_mrkdwn(text, kind)
-    joined = {"escalation": 2, "resolved_note": 2, "request_changed": len(ActionState)}
+    joined = {
+        "escalation": 2,
+        "resolved_note": 2,
+        "request_changed": len(ActionState),
+        "alert_joined": 2,
+    }
     assert size(text) <= LIMITS.message_text * joined.get(kind, 1)
     if case == "huge":
         assert "Z" * 5_000 not in text
