@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     )
     slack_alert_channels: CsvList = Field(default_factory=list, alias="SLACK_ALERT_CHANNELS")
     slack_incident_channel: str = Field(default="", alias="SLACK_INCIDENT_CHANNEL")
+    # Told whenever someone breaks the glass of a freeze (empty: only the incident's thread).
+    security_channel: str = Field(default="", alias="SECURITY_CHANNEL")
 
     # LLM
     llm_provider: LLMProvider = Field(default=LLMProvider.RULES, alias="LLM_PROVIDER")

@@ -112,6 +112,18 @@ ACTIONS_VERIFIED = Counter(
     ["action", "verdict"],
     registry=REGISTRY,
 )
+BREAK_GLASS = Counter(
+    "incident_bot_break_glass",
+    "Freeze-blocked requests filed again through break-glass, by action.",
+    ["action"],
+    registry=REGISTRY,
+)
+UNDO_REQUESTS = Counter(
+    "incident_bot_undo_requests",
+    "Inverse requests filed by Undo, by the action undone.",
+    ["action"],
+    registry=REGISTRY,
+)
 EVIDENCE_QUERIES = Counter(
     "incident_bot_evidence_queries",
     "Queries for an alert's series before triage, by result (ok, empty, failed).",

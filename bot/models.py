@@ -171,6 +171,12 @@ class EventKind(StrEnum):
     ACTION_VERIFYING = "action.verifying"
     ACTION_VERIFIED = "action.verified"
     ACTION_NOT_VERIFIED = "action.not_verified"
+    # Values read before a change so it can be undone (or, on a dry run, what would be read).
+    ACTION_CAPTURED = "action.captured"
+    # An inverse request filed to undo a succeeded one (``ActionRequest.undo_of``).
+    ACTION_UNDO_REQUESTED = "action.undo_requested"
+    # A freeze-blocked request filed again with a written justification (``break_glass``).
+    ACTION_BREAK_GLASS = "action.break_glass"
     # A metrics series summarised (and charted) for an incident.
     EVIDENCE_COLLECTED = "evidence.collected"
     DELIVERY_FAILED = "delivery.failed"
@@ -456,6 +462,9 @@ class Decision(Model):
     reasons: list[RuleHit] = Field(default_factory=list)
     policy_revision: str = ""
     decided_at: datetime | None = None
+    # True when every refusal is a freeze that yields to break-glass (rules.yaml): the card
+    # then offers Break glass.
+    break_glass_possible: bool = False
 
     def reasons_with(self, *effects: Effect) -> list[str]:
         """The reasons of the rules that fired with one of ``effects``, in order."""
@@ -512,6 +521,36 @@ class Plan(Model):
         return self.summary
 
 
+class Captured(Model):
+    """One value read by a pre-check before the action ran, kept so the change can be undone.
+
+    On a dry run nothing is read: ``simulated`` is True, ``value`` None, and ``read`` says what
+    the pre-check would have run. A value is usable for undo only when it was really read.
+    """
+
+    name: str
+    value: Any = None
+    read: str = ""  # the pre-check as run (command line, request or query), masked
+    simulated: bool = False
+    error: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Read for real, without error: an inverse may be filed with it."""
+        return not self.simulated and self.error is None and self.value is not None
+
+
+class BreakGlass(Model):
+    """Who broke the glass of a freeze for a request, when, and why (their own words)."""
+
+    by: str
+    at: datetime
+    justification: str
+    # The blocked request this one files again.
+    of_request: str
+    freezes: list[str] = Field(default_factory=list)
+
+
 class ActionRequest(Model):
     id: str = Field(default_factory=lambda: new_id("act"))
     incident_id: str
@@ -541,6 +580,12 @@ class ActionRequest(Model):
     # verdict lands in ``verification`` (None while watching, or when nothing is watched).
     verify_until: datetime | None = None
     verification: Verification | None = None
+    # Read before the change by the action's ``capture`` pre-checks (empty when it has none).
+    captures: list[Captured] = Field(default_factory=list)
+    # The succeeded request this one undoes (its inverse, with that request's captures).
+    undo_of: str | None = None
+    # Set when this request files a freeze-blocked one again through break-glass.
+    break_glass: BreakGlass | None = None
     version: int = 0
 
     def can_move_to(self, target: ActionState) -> bool:

@@ -85,6 +85,12 @@ class SilentNotifier:
             extra={"incident_id": incident.id, "request_id": request.id, "chars": len(output)},
         )
 
+    async def glass_broken(self, incident: Incident, request: ActionRequest) -> None:
+        log.warning(
+            "chat off: break glass not posted",
+            extra={"incident_id": incident.id, "request_id": request.id},
+        )
+
 
 class RecordingNotifier(SilentNotifier):
     """The Notifier fake: remembers every call as (method, incident id, detail), posts nothing.
@@ -148,6 +154,9 @@ class RecordingNotifier(SilentNotifier):
         self, incident: Incident, request: ActionRequest, output: str
     ) -> None:
         self.calls.append(("evidence_gathered", incident.id, f"{request.id}:{output}"))
+
+    async def glass_broken(self, incident: Incident, request: ActionRequest) -> None:
+        self.calls.append(("glass_broken", incident.id, request.id))
 
 
 class NoPeople:

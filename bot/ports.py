@@ -339,6 +339,10 @@ class Notifier(Protocol):
         """Post what an action that ran by itself returned (redacted) in the incident's thread,
         cut to fit with a visible marker."""
 
+    async def glass_broken(self, incident: Incident, request: ActionRequest) -> None:
+        """Say in the thread, and in the security channel, who broke the glass of a freeze for
+        ``request`` (its ``break_glass``) and why."""
+
 
 class Directory(Protocol):
     """Who is in an approver group; a user id stands for itself."""

@@ -313,12 +313,33 @@ def actions_section(
             f"(policy {w.cell(decision.policy_revision[:12] or 'n/a')})",
             f"- Votes: {_approvals(request, w)}",
         ]
+        lines += _recovery_lines(request, w)
         for hit in decision.reasons:
             lines.append(f"  - {w.id(hit.rule_id)} ({w.cell(hit.effect)}): {w.cell(hit.reason)}")
         if request.error:
             lines.append(f"- Error: {w.cell(request.error)}")
         elif request.result:
             lines.append(f"- Result: {w.cell(json.dumps(request.result, sort_keys=True), 300)}")
+    return lines
+
+
+def _recovery_lines(request: ActionRequest, w: _Writer) -> list[str]:
+    """Break-glass (who, when, why), undo links and the values captured for undo."""
+    lines: list[str] = []
+    glass = request.break_glass
+    if glass is not None:
+        lines.append(
+            f"- **Break glass** by {w.cell(glass.by, 80)} at {_stamp(glass.at)} on "
+            f"{w.id(glass.of_request)}: {w.cell(glass.justification, 1000)}"
+        )
+    if request.undo_of:
+        lines.append(f"- Undoes {w.id(request.undo_of)}")
+    if request.captures:
+        shown = ", ".join(
+            w.cell(f"{c.name}: would read (dry run)" if c.simulated else f"{c.name}={c.value}", 120)
+            for c in request.captures
+        )
+        lines.append(f"- Captured before running: {shown}")
     return lines
 
 

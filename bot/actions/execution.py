@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import timeline
+from bot.actions.captures import capture_all
 from bot.actions.lifecycle import evaluation_context, transition
 from bot.actions.plans import ExecutionPlan, current_hash, render_for
 from bot.errors import ActionError
@@ -17,6 +18,7 @@ from bot.models import (
     BOT_ACTOR,
     ActionRequest,
     ActionState,
+    Captured,
     DecisionOutcome,
     Effect,
     EventKind,
@@ -92,7 +94,9 @@ def execution_problems(
     if decision.outcome is not DecisionOutcome.ALLOW:
         refusing = decision.reasons_with(Effect.DENY, Effect.REQUIRE_APPROVAL)
         problems.append(f"policy says {decision.outcome.value}: " + "; ".join(refusing))
-    approvers = policy.eligible_approvers(proposal.service)
+    approvers = policy.eligible_approvers(
+        proposal.service, break_glass=request.break_glass is not None
+    )
     for approval in request.approvals:
         if approval.vote != Vote.APPROVE:
             problems.append(f"{approval.user_id} voted {approval.vote}")
@@ -174,7 +178,12 @@ async def execute(
 def _claim_seconds(policy: Policy, request: ActionRequest, terms: ClaimTerms) -> float:
     spec = policy.actions.get(request.proposal.action)
     timeout = spec.executor.timeout_seconds if spec is not None else None
-    return (timeout or terms.default_timeout_seconds) + terms.margin_seconds
+    # The pre-checks that capture values for undo run inside the same claim.
+    reads = sum(
+        c.executor.timeout_seconds or terms.default_timeout_seconds
+        for c in (spec.captures if spec is not None else ())
+    )
+    return (timeout or terms.default_timeout_seconds) + reads + terms.margin_seconds
 
 
 def _not_runnable(request: ActionRequest) -> str:
@@ -226,6 +235,9 @@ async def _invoke(
 async def _run(
     store: Store, policy: Policy, executors: Executors, claimed: ActionRequest, now: datetime
 ) -> ExecutionOutcome:
+    captures = await capture_all(policy, claimed, executors)
+    if captures:
+        await _note_captures(store, claimed, captures, now)
     plan, report = await _invoke(policy, executors, claimed)
     final = ActionState.SUCCEEDED if report.ok else ActionState.FAILED
     details = {
@@ -240,6 +252,7 @@ async def _run(
         current.state = final
         current.result = details
         current.error = report.error
+        current.captures = captures
         current.updated_at = now
         return current
 
@@ -271,3 +284,27 @@ async def _run(
         result=details,
     )
     return ExecutionOutcome(stored, True, [], report)
+
+
+async def _note_captures(
+    store: Store, request: ActionRequest, captures: list[Captured], now: datetime
+) -> None:
+    """The values read for undo (or, on a dry run, what would have been read) on the timeline."""
+    shown = []
+    for c in captures:
+        if c.simulated:
+            shown.append(f"{c.name}: would read (dry run)")
+        elif c.error:
+            shown.append(f"{c.name}: not read ({clip(c.error, 120)})")
+        else:
+            shown.append(f"{c.name}={clip(str(c.value), 64)}")
+    await timeline.note(
+        store,
+        request.incident_id,
+        at=now,
+        actor=BOT_ACTOR,
+        kind=EventKind.ACTION_CAPTURED,
+        message=f"{request.proposal.action} before running: " + "; ".join(shown),
+        request_id=request.id,
+        captures=[c.model_dump(mode="json") for c in captures],
+    )

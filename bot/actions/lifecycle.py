@@ -17,6 +17,7 @@ from bot.models import (
     OPEN_ACTION_STATES,
     ActionRequest,
     ActionState,
+    BreakGlass,
     Category,
     Decision,
     DecisionOutcome,
@@ -77,13 +78,16 @@ async def open_request(
     triage_id: str | None = None,
     retry_of: str | None = None,
     redactor: Redactor | None = None,
+    undo_of: str | None = None,
+    break_glass: BreakGlass | None = None,
 ) -> ActionRequest:
     """File a judged proposal: deny -> blocked, require_approval -> pending, allow -> approved.
 
     Its plan is rendered now (``bind_plan``, masked by ``redactor``) and stored with its hash,
     so the card shows it before anyone is asked; a plan that cannot render blocks the request
-    with the reason. ``retry_of`` names the request this one asks for again; the timeline
-    entry links the two.
+    with the reason. ``retry_of`` names the request this one asks for again, ``undo_of`` the
+    succeeded one it undoes, ``break_glass`` the freeze-blocked one it files again; the
+    timeline entry links the two.
     """
     state = {
         DecisionOutcome.DENY: ActionState.BLOCKED,
@@ -108,9 +112,15 @@ async def open_request(
         retry_of=retry_of,
         plan=binding.plan,
         plan_hash=binding.hash,
+        undo_of=undo_of,
+        break_glass=break_glass,
     )
     await store.add_action_request(request)
     again = {"retry_of": retry_of} if retry_of else {}
+    if undo_of:
+        again["undo_of"] = undo_of
+    if break_glass is not None:
+        again["break_glass_of"] = break_glass.of_request
     await timeline.note(
         store,
         incident_id,
@@ -119,6 +129,8 @@ async def open_request(
         kind=EventKind.for_state(state),
         message=f"{proposal.action[:64]} on {decision.service}: {decision.outcome.value}"
         + (f" (asked again after {retry_of})" if retry_of else "")
+        + (f" (undoes {undo_of})" if undo_of else "")
+        + (f" (break glass on {break_glass.of_request})" if break_glass is not None else "")
         + (f"; {error}"[:300] if binding.problem is not None and error else ""),
         request_id=request.id,
         **again,
@@ -229,6 +241,7 @@ async def evaluation_context(
         approvals=tuple(request.approvals),
         group_members=group_members,
         service_flags=tuple(incident.service_flags),
+        break_glass=request.break_glass,
     )
 
 

@@ -184,6 +184,12 @@ def _render_body(template: Any, values: dict[str, Any]) -> Any:
     return template
 
 
+def fill(template: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A parameter template filled with whole values (``"{name}"``); absent names drop out."""
+    filled = _render_body(template, values)
+    return filled if isinstance(filled, dict) else {}
+
+
 def render_for(policy: Policy, proposal: Proposal, *, request_id: str = "") -> ExecutionPlan:
     """The plan the current ``policy`` renders for ``proposal``; ActionError when it cannot."""
     spec = policy.actions.get(proposal.action) if isinstance(proposal.action, str) else None

@@ -91,7 +91,9 @@ async def record_vote(
     if incident.status is not IncidentStatus.OPEN:
         return VoteResult(request, VoteStatus.INCIDENT_RESOLVED, False)
     context = await evaluation_context(store, request, now, group_members)
-    approvers = policy.eligible_approvers(request.proposal.service)
+    approvers = policy.eligible_approvers(
+        request.proposal.service, break_glass=request.break_glass is not None
+    )
     try:
         planned_now = current_hash(policy, request.proposal)
     except ActionError:

@@ -10,9 +10,10 @@ from pathlib import Path
 from bot.cli.terminal import say
 from bot.clock import utcnow
 from bot.compose import Root
-from bot.models import ActionState, Vote
+from bot.models import ActionRequest, ActionState, Vote
 from bot.notify import RecordingNotifier
-from bot.pipeline import Pipeline, TriageResult
+from bot.pipeline import Pipeline, TriageResult, UndoStatus
+from bot.pipeline.watching import condition
 from bot.reports import render_card_text
 from bot.runtime import Runtime
 from bot.timeline import render_text
@@ -182,6 +183,24 @@ async def _approve(walk: Walk) -> None:
             say(f"   executed by the dry_run executor: {result.request.result}")
     final = await walk.runtime.store.get_action_request(request.id)
     say(f"   final state: {final.state.value}")
+    await _after(walk, final)
+
+
+async def _after(walk: Walk, request: ActionRequest) -> None:
+    """Verification and undo for the executed request, said honestly for a dry run."""
+    if request.state is not ActionState.SUCCEEDED:
+        return
+    spec = walk.runtime.policy.actions.get(request.proposal.action)
+    verify = spec.verify if spec is not None else None
+    what = condition(verify) if verify else "no verify block is declared for this action"
+    say(f"   verification — SIMULATED (no Prometheus, nothing ran): would watch: {what}")
+    for captured in request.captures:
+        say(f"   capture {captured.name}: dry run, would read with `{captured.read}`")
+    undo = await walk.pipeline.request_undo(request.id, "U0DEMOUSER", utcnow())
+    if undo.status is UndoStatus.FILED and undo.request is not None:
+        say(f"   Undo offered and filed: {undo.request.id} ({undo.request.state.value})")
+    else:
+        say(f"   Undo not offered: {undo.problem or undo.status.value}")
 
 
 async def _resolve(resolution: list[tuple[str, bytes]], walk: Walk) -> None:

@@ -22,6 +22,11 @@
     watching.py    7b. did it work? a succeeded action that declares ``verify`` is watched
     verification.py    sweep: verified as soon as its check holds, not_verified when the
                    window ends first (then re-triage, commander pinged)   (``verify_due``)
+    undoing.py     8. undo: the inverse of a succeeded request, with the values its
+                      pre-checks captured, filed as a new request through policy
+                      (``request_undo``)
+    breaking_glass.py  a freeze-blocked request filed again with a justification; policy
+                      asks one more approval, from the break-glass group   (``break_glass``)
     queue.py       the bounded triage queue with a fixed number of workers
     deliveries.py  the durable outbox: every chat message stored, then sent once, in order;
                    sweep: send what is due, record late card ids and failures (``deliver_due``)
@@ -43,6 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.pipeline.approvals import Nudge, nudge_due
+from bot.pipeline.breaking_glass import BreakingGlass, GlassResult, GlassStatus
 from bot.pipeline.command import Command, Declared, ResolveResult, ResolveStatus
 from bot.pipeline.correcting import Corrected, Correcting
 from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
@@ -54,6 +60,7 @@ from bot.pipeline.records import Records
 from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
+from bot.pipeline.undoing import Undoing, UndoResult, UndoStatus
 from bot.pipeline.verification import Verifying
 from bot.pipeline.waiting import Awaiting, Waiting
 
@@ -66,6 +73,8 @@ __all__ = [
     "DeliveryOptions",
     "Dispatcher",
     "FlowOptions",
+    "GlassResult",
+    "GlassStatus",
     "IngestReceipt",
     "NoDirectory",
     "Nudge",
@@ -75,6 +84,8 @@ __all__ = [
     "ResolveStatus",
     "TriageQueue",
     "TriageResult",
+    "UndoResult",
+    "UndoStatus",
     "nudge_due",
 ]
 
@@ -83,6 +94,8 @@ __all__ = [
 class Pipeline(
     Command,
     Correcting,
+    Undoing,
+    BreakingGlass,
     Executions,
     Verifying,
     Delivering,

@@ -101,6 +101,35 @@ class VerifySpec:
     alerts_resolve: bool = False
 
 
+class CaptureSource(StrEnum):
+    """Where a captured value is read from in a pre-check's output."""
+
+    JSON_PATH = "json_path"
+    REGEX = "regex"
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    """One value read before an action changes anything, so the change can be undone: a
+    read-only pre-check (its own executor template) and the rule that picks the value out of
+    its output (a dotted JSON path, or a regex's first group), converted to ``as_type``."""
+
+    name: str
+    executor: ExecutorSpec
+    source: CaptureSource
+    rule: str
+    as_type: str = "string"  # string | integer | number | boolean
+
+
+@dataclass(frozen=True)
+class InverseSpec:
+    """The action that undoes this one, and its parameters: whole-value ``{name}`` templates
+    over the original parameters and the captured values."""
+
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """One allowlisted action."""
@@ -114,6 +143,8 @@ class ActionSpec:
     params_schema: dict[str, Any]
     validator: Validator = field(compare=False, repr=False)
     verify: VerifySpec | None = None
+    captures: tuple[CaptureSpec, ...] = ()
+    inverse: InverseSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,9 @@ class FreezeWindow:
     daily_start: time | None = None
     daily_minutes: int = 0
     zone: ZoneInfo | None = None
+    # A written justification and one more approval, from the break-glass group, let a
+    # state-changing action through this freeze (rules.yaml ``break_glass``).
+    break_glass: bool = False
 
     def active(self, now: datetime) -> bool:
         """True when ``now`` (timezone-aware) falls inside the window."""
@@ -201,3 +235,5 @@ class RulesSpec:
     # Severities at which paging a service's own on-call needs no approval (rules.yaml
     # ``paging.own_oncall_without_approval``).
     page_own_oncall: frozenset[str] = frozenset()
+    # Who gives the extra approval a break-glass request needs (rules.yaml).
+    break_glass_approvers: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from typing import Any
 from bot.models import (
     BOT_ACTOR,
     Approval,
+    BreakGlass,
     Category,
     Decision,
     DecisionOutcome,
@@ -61,6 +62,9 @@ class EvaluationContext:
     # Flags of the service name the incident's alert carried: the proposal names the canonical
     # service, so without these a look-alike alert would be judged as the real service.
     service_flags: tuple[str, ...] = ()
+    # A recorded break-glass (who, why): a freeze that allows it then asks for one more
+    # approval, from the break-glass group, instead of denying.
+    break_glass: BreakGlass | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class _Trace:
     def __init__(self) -> None:
         self.hits: list[RuleHit] = []
         self.effects: set[Effect] = set()
+        # Denials a break-glass would lift, and freezes a recorded break-glass did lift.
+        self.glassable = 0
+        self.broken: list[str] = []
 
     def add(self, rule_id: str, effect: Effect, reason: str) -> None:
         self.hits.append(RuleHit(rule_id=rule_id, effect=effect, reason=reason))
@@ -124,9 +131,13 @@ class Policy:
         spec = self.services.get(canonical)
         return Target(raw=name, name=canonical, spec=spec, flags=tuple(flags))
 
-    def eligible_approvers(self, service: object) -> list[str]:
-        """Slack user and group ids that may approve actions on ``service``."""
-        return list(self._approvers(self.resolve_service(service)))
+    def eligible_approvers(self, service: object, *, break_glass: bool = False) -> list[str]:
+        """Slack user and group ids that may approve actions on ``service`` (with the
+        break-glass group when the request broke the glass of a freeze)."""
+        listed = list(self._approvers(self.resolve_service(service)))
+        if break_glass:
+            listed += [a for a in self.rules.break_glass_approvers if a not in listed]
+        return listed
 
     def approvals_required(self, action: str, service: object) -> int:
         """Distinct approvals an action on a service needs (by tier and risk)."""
@@ -151,19 +162,25 @@ class Policy:
         if sane and self._own_oncall_page(spec, proposal, target, context.severity, trace):
             required = 0
         else:
-            self._check_freezes(spec, target, _aware(context.now), trace)
+            self._check_freezes(spec, target, _aware(context.now), trace, context.break_glass)
             self._check_confidence(context.confidence, trace)
             required = self._check_approval_need(spec, target, trace)
+        if trace.broken:
+            required += 1
         outcome = self._conclude(trace, context, target, required)
+        denials = sum(1 for hit in trace.hits if hit.effect is DENY)
         return Decision(
             outcome=outcome,
             action=proposal.action[:MAX_ACTION_CHARS] if isinstance(proposal.action, str) else "",
             service=target.name[:MAX_SERVICE_CHARS],
             approvals_required=required if trace.fired(REQUIRE) and outcome is not DENIED else 0,
-            eligible_approvers=list(self._approvers(target)),
+            eligible_approvers=self.eligible_approvers(
+                proposal.service, break_glass=bool(trace.broken)
+            ),
             reasons=trace.hits,
             policy_revision=self.revision,
             decided_at=context.now,
+            break_glass_possible=outcome is DENIED and denials == trace.glassable > 0,
         )
 
     def _approvers(self, target: Target) -> tuple[str, ...]:
@@ -298,7 +315,12 @@ class Policy:
             )
 
     def _check_freezes(
-        self, spec: ActionSpec | None, target: Target, now: datetime, trace: _Trace
+        self,
+        spec: ActionSpec | None,
+        target: Target,
+        now: datetime,
+        trace: _Trace,
+        glass: BreakGlass | None = None,
     ) -> None:
         scopes: list[tuple[str, tuple[FreezeWindow, ...]]] = [("freeze.global", self.rules.freeze)]
         if target.spec is not None:
@@ -314,8 +336,30 @@ class Policy:
                         REQUIRE,
                         f"freeze {window.id} ({window.reason}): read-only needs approval",
                     )
+                elif window.break_glass and self.rules.break_glass_approvers:
+                    self._glass(rule_id, window, glass, trace)
                 else:
                     trace.add(rule_id, DENY, f"freeze {window.id} ({window.reason}) is in effect")
+
+    def _glass(
+        self, rule_id: str, window: FreezeWindow, glass: BreakGlass | None, trace: _Trace
+    ) -> None:
+        """A freeze that yields to break-glass: denied without one, one more approval with."""
+        if glass is None:
+            trace.glassable += 1
+            trace.add(
+                rule_id,
+                DENY,
+                f"freeze {window.id} ({window.reason}) is in effect; break glass is allowed",
+            )
+            return
+        trace.broken.append(window.id)
+        trace.add(
+            "freeze.break_glass",
+            REQUIRE,
+            f"freeze {window.id} broken by {show(glass.by, 24)}: one more approval, "
+            "from the break-glass group",
+        )
 
     def _check_confidence(self, confidence: object, trace: _Trace) -> None:
         threshold = self.rules.confidence_threshold
@@ -357,7 +401,52 @@ class Policy:
             return DecisionOutcome.ALLOW if trace.fired(ALLOW) else DecisionOutcome.DENY
         if not context.approvals:
             return DecisionOutcome.REQUIRE_APPROVAL
+        if trace.broken:
+            return self._judge_glass_votes(trace, context, target, required)
         return self._judge_votes(trace, context, target, required)
+
+    def _judge_glass_votes(
+        self, trace: _Trace, context: EvaluationContext, target: Target, required: int
+    ) -> DecisionOutcome:
+        """A broken freeze: ``required - 1`` approvers as usual plus one more, a different
+        person, from the break-glass group."""
+        glass_group = self.rules.break_glass_approvers
+        both = (*self._approvers(target), *glass_group)
+        _, vetoes, by_requester, ineligible = tally(
+            context.approvals, both, context.group_members, context.requester
+        )
+        usual = tally(
+            context.approvals, self._approvers(target), context.group_members, context.requester
+        )[0]
+        glass = tally(context.approvals, glass_group, context.group_members, context.requester)[0]
+        if by_requester:
+            trace.add(
+                "approvals.requester_ignored",
+                INFO,
+                "the requester cannot approve their own request",
+            )
+        if ineligible:
+            shown = ", ".join(show(user, 24) for user in ineligible[:5])
+            trace.add("approvals.ineligible_ignored", INFO, f"not eligible approvers: {shown}")
+        if vetoes:
+            trace.add("approvals.vetoed", DENY, f"denied by {', '.join(vetoes[:5])}")
+            return DecisionOutcome.DENY
+        extra = next((b for b in glass if len([u for u in usual if u != b]) >= required - 1), None)
+        if extra is not None:
+            others = [u for u in usual if u != extra][: required - 1]
+            trace.add(
+                "approvals.break_glass_satisfied",
+                ALLOW,
+                f"approved by {', '.join([*others, extra])} ({extra} for the break-glass group)",
+            )
+            return DecisionOutcome.ALLOW
+        trace.add(
+            "approvals.insufficient",
+            REQUIRE,
+            f"{len(usual)} of {required - 1} usual approvals and {len(glass)} of 1 from the "
+            "break-glass group recorded (distinct people)",
+        )
+        return DecisionOutcome.REQUIRE_APPROVAL
 
     def _judge_votes(
         self, trace: _Trace, context: EvaluationContext, target: Target, required: int

@@ -20,9 +20,12 @@ from bot.policy.documents import (
     INTERPRETERS,
     WEEKDAYS,
     ActionSpec,
+    CaptureSource,
+    CaptureSpec,
     ExecutorKind,
     ExecutorSpec,
     FreezeWindow,
+    InverseSpec,
     OnCallSpec,
     PagingProvider,
     PagingSpec,
@@ -60,6 +63,8 @@ def load_policy(policy_dir: Path) -> Policy:
     actions = _build_actions(documents["actions.yaml"], policy_dir / "actions.yaml")
     services = _build_services(documents["services.yaml"], policy_dir / "services.yaml")
     rules = _build_rules(documents["rules.yaml"], policy_dir / "rules.yaml", actions)
+    _check_inverses(documents["actions.yaml"], actions, policy_dir / "actions.yaml")
+    _check_break_glass(rules, services, policy_dir)
     return Policy(revision=digest.hexdigest(), actions=actions, services=services, rules=rules)
 
 
@@ -101,8 +106,84 @@ def _build_actions(document: dict[str, Any], path: Path) -> dict[str, ActionSpec
             params_schema=schema,
             validator=_compile(schema, path, f"{where}.params"),
             verify=_build_verify(raw.get("verify"), schema, path, f"{where}.verify"),
+            captures=tuple(
+                _build_capture(item, defaults, schema, path, f"{where}.capture[{index}]")
+                for index, item in enumerate(raw.get("capture", ()))
+            ),
+            inverse=(
+                InverseSpec(action=raw["inverse"]["action"], params=dict(raw["inverse"]["params"]))
+                if "inverse" in raw
+                else None
+            ),
         )
     return actions
+
+
+def _build_capture(
+    raw: dict[str, Any], defaults: dict[str, Any], schema: dict[str, Any], path: Path, where: str
+) -> CaptureSpec:
+    executor = _build_executor(raw["read"], defaults, schema, path, f"{where}.read")
+    if executor.kind is ExecutorKind.DRY_RUN:
+        raise _fail(path, f"{where}.read.type", "a pre-check must read something (not dry_run)")
+    source = CaptureSource.JSON_PATH if "json_path" in raw else CaptureSource.REGEX
+    rule = raw[source.value]
+    if source is CaptureSource.REGEX:
+        try:
+            compiled = re.compile(rule)
+        except re.error as exc:
+            raise _fail(path, f"{where}.regex", f"not a regular expression: {exc}") from None
+        if compiled.groups < 1:
+            raise _fail(path, f"{where}.regex", "needs a group: the value is its first group")
+    return CaptureSpec(
+        name=raw["name"],
+        executor=executor,
+        source=source,
+        rule=rule,
+        as_type=raw.get("as", "string"),
+    )
+
+
+def _check_inverses(document: dict[str, Any], actions: dict[str, ActionSpec], path: Path) -> None:
+    # An inverse names a known action and fills its templates only from what will exist then:
+    # the original parameters, the built-ins and the captured names.
+    for name, spec in actions.items():
+        if spec.inverse is None:
+            continue
+        where = f"actions.{name}.inverse"
+        if spec.inverse.action not in actions:
+            raise _fail(path, f"{where}.action", f"{spec.inverse.action!r} is not an action")
+        captured = [c.name for c in spec.captures]
+        if len(set(captured)) != len(captured):
+            raise _fail(path, f"actions.{name}.capture", "capture names must be distinct")
+        known = set(spec.params_schema.get("properties", {})) | set(captured)
+        for placeholder in _placeholders(spec.inverse.params):
+            if placeholder not in known:
+                raise _fail(
+                    path,
+                    f"{where}.params",
+                    f"placeholder {{{placeholder}}} is neither a parameter nor a captured name",
+                )
+
+
+def _check_break_glass(
+    rules: RulesSpec, services: dict[str, ServiceSpec], policy_dir: Path
+) -> None:
+    # A freeze that allows break-glass needs someone to give the extra approval (fail closed).
+    if rules.break_glass_approvers:
+        return
+    if any(window.break_glass for window in rules.freeze):
+        raise _fail(
+            policy_dir / "rules.yaml",
+            "break_glass_approvers",
+            "required when a freeze allows break_glass",
+        )
+    for name, service in services.items():
+        if any(window.break_glass for window in service.freeze):
+            raise _fail(
+                policy_dir / "services.yaml",
+                f"services.{name}.freeze",
+                "break_glass needs break_glass_approvers in rules.yaml",
+            )
 
 
 # How long a verify block watches when it does not say (within_seconds).
@@ -230,6 +311,7 @@ def _build_rules(document: dict[str, Any], path: Path, actions: dict[str, Action
         fallback_approvers=tuple(document["fallback_approvers"]),
         categories=categories,
         freeze=_build_freezes(document.get("freeze", []), path, "freeze"),
+        break_glass_approvers=tuple(document.get("break_glass_approvers", ())),
         page_own_oncall=frozenset(
             document.get("paging", {}).get("own_oncall_without_approval", ())
         ),
@@ -246,7 +328,13 @@ def _build_freeze(raw: dict[str, Any], path: Path, where: str) -> FreezeWindow:
         end = _timestamp(raw["end"], path, f"{where}.end")
         if end <= start:
             raise _fail(path, f"{where}.end", "must be after start")
-        return FreezeWindow(id=raw["id"], reason=raw["reason"], start=start, end=end)
+        return FreezeWindow(
+            id=raw["id"],
+            reason=raw["reason"],
+            start=start,
+            end=end,
+            break_glass=bool(raw.get("break_glass", False)),
+        )
     weekly = raw["weekly"]
     zone_name = weekly.get("timezone", "UTC")
     try:
@@ -264,6 +352,7 @@ def _build_freeze(raw: dict[str, Any], path: Path, where: str) -> FreezeWindow:
         daily_start=time(opens // 60, opens % 60),
         daily_minutes=length,
         zone=zone,
+        break_glass=bool(raw.get("break_glass", False)),
     )
 
 

@@ -14,6 +14,15 @@ class ActionId(StrEnum):
     HELPFUL = "triage_helpful"
     NOT_HELPFUL = "triage_not_helpful"
     REQUEST_AGAIN = "request_again"
+    # A succeeded request's Undo (value: its id); files the inverse as a new request.
+    UNDO = "request_undo"
+    # A freeze-blocked request's Break glass (value: its id); opens the justification modal.
+    BREAK_GLASS = "request_break_glass"
+
+
+# The ``callback_id`` of the break-glass modal, and its one input (block id = action id).
+BREAK_GLASS_VIEW = "break_glass"
+JUSTIFICATION_INPUT = "justification"
 
 
 VOTE_ACTIONS = (ActionId.APPROVE, ActionId.DENY)

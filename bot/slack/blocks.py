@@ -24,6 +24,7 @@ from bot.models import (
     ActionState,
     Alert,
     Incident,
+    IncidentStatus,
     Plan,
     RunbookRef,
     Triage,
@@ -32,6 +33,7 @@ from bot.models import (
 )
 from bot.slack.action_ids import ActionId
 from bot.slack.markup import LIMITS, code, fit, link, mention, mrkdwn, plain, size
+from bot.slack.recovery_blocks import recovery_blocks
 
 Block = dict[str, Any]
 
@@ -488,8 +490,10 @@ def triage_card(
     if not requests:
         blocks.append(section("_No remediation proposed: humans take it from here._"))
     asked = {r.retry_of for r in requests if r.retry_of}
+    is_open = incident.status is IncidentStatus.OPEN
     for request in requests[:MAX_PROPOSALS]:
         blocks.extend(proposal_blocks(request, clean, asked_again=request.id in asked))
+        blocks.extend(recovery_blocks(request, requests, clean, incident_open=is_open))
     if len(requests) > MAX_PROPOSALS:
         hidden = len(requests) - MAX_PROPOSALS
         blocks.append(context(f"_…and {hidden} more proposal(s) (cut): see `/incident status`_"))

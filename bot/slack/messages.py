@@ -444,3 +444,57 @@ def again_answer(status: str) -> str:
     """Ephemeral answer to a click on Request again."""
     text = AGAIN_ANSWERS.get(status, status)
     return text if status == "filed" else f":no_entry: {text}"
+
+
+# undo and break-glass -------------------------------------------------------------------------
+UNDO_ANSWERS = {
+    "filed": "Undo filed as a new request; it goes through policy and approvals like any other "
+    "(you asked for it, so someone else approves it).",
+    "already_undone": "An undo of this request has already been filed; see the card.",
+    "not_undoable": "This request cannot be undone",
+    "incident_closed": "The incident is resolved; nothing more runs for it.",
+    "unknown_request": "This button refers to an action request that does not exist.",
+    "busy": "Someone is filing the undo of this request right now.",
+}
+
+
+def undo_answer(status: str, problem: str = "") -> str:
+    """Ephemeral answer to a click on Undo."""
+    text = UNDO_ANSWERS.get(status, status)
+    if problem:
+        text = f"{text}: {fit(mrkdwn(problem), 300)}"
+    return text if status == "filed" else f":no_entry: {text}"
+
+
+GLASS_ANSWERS = {
+    "filed": "Glass broken: the request is filed again and needs one more approval than usual, "
+    "from the break-glass group. The security channel has been told.",
+    "already_broken": "The glass of this request has already been broken; see the card.",
+    "not_blocked": "Only a request blocked by a freeze can go through break-glass.",
+    "not_allowed": "Break glass is not allowed for this request",
+    "justification": "Write a justification of at least a sentence.",
+    "incident_closed": "The incident is resolved; nothing more runs for it.",
+    "unknown_request": "This button refers to an action request that does not exist.",
+    "busy": "Someone is breaking the glass of this request right now.",
+}
+
+
+def glass_answer(status: str, problem: str = "") -> str:
+    """Ephemeral answer after the break-glass modal was submitted."""
+    text = GLASS_ANSWERS.get(status, status)
+    if problem:
+        text = f"{text}: {fit(mrkdwn(problem), 300)}"
+    return f":rotating_light: {text}" if status == "filed" else f":no_entry: {text}"
+
+
+def glass_broken(incident: Incident, request: ActionRequest) -> str:
+    """Who broke the glass of which freeze, for what, and why (thread and security channel)."""
+    glass = request.break_glass
+    by = mention(glass.by) if glass else "someone"
+    why = fit(mrkdwn(glass.justification), 1_000) if glass else ""
+    return (
+        f":rotating_light: *Break glass* by {by} on `{code(incident.id)}` "
+        f"({_service(incident.service)}): {_action(request)} (`{code(request.id)}`) is filed "
+        f"past the freeze and needs {request.decision.approvals_required} approvals, one from "
+        f"the break-glass group.\n*Why:* {why}"
+    )

@@ -41,11 +41,13 @@ class SlackNotifier:
         redactor: Redactor,
         default_channel: str,
         runbook_url: str = "",
+        security_channel: str = "",
     ) -> None:
         self.outbox = outbox
         self.redactor = redactor
         self.default_channel = default_channel
         self.runbook_url = runbook_url
+        self.security_channel = security_channel
         self._clean = make_clean(redactor.redact)
         self._card_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -185,6 +187,13 @@ class SlackNotifier:
     ) -> None:
         """Post an allowed action's output in the thread (redacted again, cut to fit)."""
         await self._say(incident, messages.evidence(request, self.redactor.redact(output)))
+
+    async def glass_broken(self, incident: Incident, request: ActionRequest) -> None:
+        """Say who broke the glass and why: in the thread, and in the security channel."""
+        text = messages.glass_broken(incident, request)
+        await self._say(incident, text)
+        if self.security_channel:
+            await self.outbox.post(self.security_channel, text, incident_id=incident.id)
 
     async def _say(self, incident: Incident, text: str) -> None:
         channel, thread = self._where(incident)

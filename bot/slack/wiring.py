@@ -33,7 +33,7 @@ from bot.pipeline import DeliveryOptions, Dispatcher, Pipeline
 from bot.ports import Backend
 from bot.redaction import Redactor
 from bot.runtime import Runtime
-from bot.slack import commands, events, home, interactions
+from bot.slack import commands, events, home, interactions, modals
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.blocks import make_clean
 from bot.slack.notifier import SlackNotifier
@@ -92,6 +92,7 @@ class SlackConfig:
     api_url: str = "https://slack.com/api/"
     app_token: str | None = None
     incident_channel: str = ""
+    security_channel: str = ""
     alert_channels: frozenset[str] = frozenset()
     usergroup_cache_seconds: float = 300.0
     user_cache_seconds: float = 3600.0
@@ -162,6 +163,7 @@ def build_parts(
             redactor,
             config.incident_channel,
             runbook_url=config.runbook_url,
+            security_channel=config.security_channel,
         ),
         directory=ApproverDirectory(client, config.usergroup_cache_seconds),
         people=SlackPeople(client, config.user_cache_seconds),
@@ -225,6 +227,7 @@ def attach_slack(
     app = build_app(parts.client, config.signing_secret)
     commands.attach(app, listening)
     interactions.attach(app, listening)
+    modals.attach(app, listening)
     events.attach(app, listening)
     home.attach(app, listening, make_clean(parts.notifier.redactor.redact))
     runtime.readiness.append(SlackProbe(parts.client).check)

@@ -182,6 +182,30 @@ class BotProcess:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.signed(body, "application/x-www-form-urlencoded")
 
+    def view_submission(
+        self, callback_id: str, private_metadata: str, values: dict[str, Any], user: str
+    ) -> Answer:
+        """A modal's submission as Slack sends it: ``view.state.values[block][action]``."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0TEST0001", "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST0001"},
+            "api_app_id": "A0TEST0001",
+            "token": "unused",
+            "trigger_id": "1337.43.abcd",
+            "view": {
+                "id": "V0000000001",
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": values},
+                "hash": "1.abc",
+            },
+            "response_urls": [],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return self.signed(body, "application/x-www-form-urlencoded")
+
     def event(self, event: dict[str, Any]) -> Answer:
         envelope = {
             "token": "unused",

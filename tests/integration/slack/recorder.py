@@ -270,6 +270,18 @@ class SlackRecorder:
     def _problem(self, method: str, args: dict[str, Any]) -> str:
         if method in MESSAGE_METHODS:
             return message_problem(args) or ""
+        if method == "views.open":
+            # A modal needs the click's trigger_id and a view of type modal with a title,
+            # blocks and (to be submittable) a callback_id.
+            view = args.get("view")
+            if isinstance(view, str):
+                view = json.loads(view)
+            if not args.get("trigger_id"):
+                return "invalid_trigger_id"
+            if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("blocks"):
+                return "invalid_arguments"
+            if not view.get("title") or not view.get("callback_id"):
+                return "invalid_arguments"
         if method == "files.getUploadURLExternal":
             length = str(args.get("length", ""))
             if not args.get("filename") or not length.isdigit() or int(length) <= 0:
@@ -337,6 +349,9 @@ class SlackRecorder:
                     upload.thread_ts = args.get("thread_ts")
                     upload.shared = True
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in listed]}
+        if method == "views.open":
+            view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+            return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         return {"ok": True}

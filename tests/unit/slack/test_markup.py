@@ -18,6 +18,7 @@ from bot.models import (
     ActionState,
     Alert,
     Approval,
+    BreakGlass,
     Category,
     Decision,
     DecisionOutcome,
@@ -219,6 +220,16 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
         messages.again_answer(s) for s in [*messages.AGAIN_ANSWERS, "filed"]
     ),
     "evidence": lambda t: messages.evidence(request(t, ActionState.SUCCEEDED), t),
+    "undo_answer": lambda t: "\n".join(messages.undo_answer(s, t) for s in messages.UNDO_ANSWERS),
+    "glass_answer": lambda t: "\n".join(
+        messages.glass_answer(s, t) for s in messages.GLASS_ANSWERS
+    ),
+    "glass_broken": lambda t: messages.glass_broken(
+        incident(t),
+        request(t).model_copy(
+            update={"break_glass": BreakGlass(by=t, at=NOW, justification=t, of_request=t)}
+        ),
+    ),
 }
 # Kinds that show no value at all (the rest must show a cut marker when the value is huge).
 FIXED = {

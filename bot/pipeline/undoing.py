@@ -1,0 +1,135 @@
+"""One-click undo: a succeeded request whose action declares an inverse, and whose pre-checks
+captured the values it changed, may be undone by filing the inverse as a NEW request.
+
+The inverse goes through policy and approvals like any other request (never a shortcut): the
+person who clicked Undo is its requester, so they cannot approve it themselves. It is linked to
+the original by ``undo_of`` and on the timeline (``action.undo_requested``). Undo is refused
+when nothing usable was captured (a dry run reads nothing), the incident is resolved, or an undo
+was already filed for the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bot import actions, metrics, timeline
+from bot.actions.captures import inverse_proposal, undo_problem
+from bot.errors import NotFound
+from bot.models import (
+    OPEN_ACTION_STATES,
+    ActionRequest,
+    DecisionOutcome,
+    EventKind,
+    IncidentStatus,
+)
+from bot.pipeline.executions import Executions
+from bot.policy import EvaluationContext
+
+log = logging.getLogger(__name__)
+
+# Held while one click files the inverse, so two clicks on two replicas file one.
+UNDO_LEASE_SECONDS = 60.0
+
+
+class UndoStatus(StrEnum):
+    FILED = "filed"
+    UNKNOWN_REQUEST = "unknown_request"
+    NOT_UNDOABLE = "not_undoable"
+    INCIDENT_CLOSED = "incident_closed"
+    ALREADY_UNDONE = "already_undone"
+    BUSY = "busy"
+
+
+@dataclass
+class UndoResult:
+    """What ``request_undo`` did: the inverse request (or the one filed before), and why not."""
+
+    status: UndoStatus
+    request: ActionRequest | None = None
+    original: ActionRequest | None = None
+    problem: str = ""
+
+
+class Undoing(Executions):
+    """``request_undo``: file the inverse of a succeeded request through policy."""
+
+    async def request_undo(self, request_id: str, user_id: str, now: datetime) -> UndoResult:
+        """File the inverse of ``request_id`` with its captured values, ``user_id`` requesting."""
+        try:
+            original = await self.store.get_action_request(request_id)
+        except NotFound:
+            return UndoResult(UndoStatus.UNKNOWN_REQUEST)
+        problem = undo_problem(self.policy, original)
+        if problem is not None:
+            return UndoResult(UndoStatus.NOT_UNDOABLE, original=original, problem=problem)
+        lease = f"undo:{request_id}"
+        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
+        if not await self.coordination.acquire_lease(lease, owner, now, UNDO_LEASE_SECONDS):
+            return UndoResult(UndoStatus.BUSY, original=original)
+        try:
+            return await self._file_undo(original, user_id, now)
+        finally:
+            await self.coordination.release_lease(lease, owner, now)
+
+    async def _file_undo(
+        self, original: ActionRequest, user_id: str, now: datetime
+    ) -> UndoResult:
+        incident = await self.store.get_incident(original.incident_id)
+        if incident.status is not IncidentStatus.OPEN:
+            return UndoResult(UndoStatus.INCIDENT_CLOSED, original=original)
+        siblings = await self.store.list_action_requests(incident.id)
+        earlier = next((r for r in siblings if r.undo_of == original.id), None)
+        if earlier is not None:
+            return UndoResult(UndoStatus.ALREADY_UNDONE, earlier, original)
+        proposal = inverse_proposal(self.policy, original)
+        base = await actions.evaluation_context(self.store, original, now, {})
+        context = EvaluationContext(
+            category=base.category,
+            severity=incident.severity,
+            confidence=base.confidence,
+            now=now,
+            requester=user_id,
+            pending_actions=sum(1 for r in siblings if r.state in OPEN_ACTION_STATES),
+            service_flags=base.service_flags,
+        )
+        decision = self.policy.evaluate(proposal, context)
+        metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()
+        request = await actions.open_request(
+            self.store,
+            incident_id=incident.id,
+            triage_id=original.triage_id,
+            proposal=proposal,
+            decision=decision,
+            policy=self.policy,
+            requested_by=user_id,
+            now=now,
+            ttl_seconds=self.options.approval_ttl_seconds,
+            redactor=self.redactor,
+            undo_of=original.id,
+        )
+        metrics.UNDO_REQUESTS.labels(original.proposal.action).inc()
+        captured = ", ".join(f"{c.name}={c.value}" for c in original.captures)
+        await timeline.note(
+            self.store,
+            incident.id,
+            at=now,
+            actor=user_id,
+            kind=EventKind.ACTION_UNDO_REQUESTED,
+            message=f"undo of {original.proposal.action} ({original.id}) asked for: "
+            f"{proposal.action} with {captured}; state {request.state.value}",
+            request_id=request.id,
+            undo_of=original.id,
+        )
+        if original.card is not None:
+            request = await self.remember_card(request.id, original.card)
+        if decision.outcome is DecisionOutcome.ALLOW:
+            # An inverse policy allows outright (read-only) runs as any allowed request does.
+            groups = await self.directory.members(decision.eligible_approvers)
+            request = (await self.execute_request(request.id, now, groups)).request
+        await self.notifier.request_updated(incident, request)
+        await self.refresh_card(incident, request)
+        return UndoResult(UndoStatus.FILED, request, original)
