@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +12,7 @@ from bot import timeline
 from bot.errors import NotFound
 from bot.incidents import mutate_incident
 from bot.models import (
+    NUMBER_PREFIX,
     ActionRequest,
     ConversationRef,
     Event,
@@ -26,6 +28,8 @@ from bot.policy.approvers import is_eligible
 from bot.postmortem import PostmortemFacts
 
 TITLE_CHARS = 200
+# How people name an incident by its number: INC-42 (any case).
+NUMBERED = re.compile(rf"^{NUMBER_PREFIX}([0-9]{{1,9}})$", re.IGNORECASE)
 
 
 class ResolveStatus(StrEnum):
@@ -197,7 +201,10 @@ class Command(Intake, Triaging):
 
     # reading back ----------------------------------------------------------------------------
     async def incident(self, incident_id: str) -> Incident:
-        """One incident; raises NotFound."""
+        """One incident by id or by number (``INC-42``, any case); raises NotFound."""
+        number = NUMBERED.match(incident_id.strip())
+        if number is not None:
+            return await self.store.get_incident_by_number(int(number.group(1)))
         return await self.store.get_incident(incident_id)
 
     async def incidents(

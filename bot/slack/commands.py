@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/incident"
 SEVERITY = re.compile(r"^sev[0-3]$", re.IGNORECASE)
+# A last word that looks like a severity but is none (SEV9, sev-1): refused, never a title.
+NOT_A_SEVERITY = re.compile(r"^sev-?[0-9]+$", re.IGNORECASE)
 UNKNOWN_SERVICE = "unknown"
 LIST_LIMIT = 20
 SLOW = frozenset({"declare", "triage"})
@@ -81,6 +83,8 @@ def _check(invocation: Invocation) -> None:
     if sub == "declare":
         if args and SEVERITY.match(args[-1]):
             invocation.severity = Severity(args.pop().upper())
+        elif args and NOT_A_SEVERITY.match(args[-1]):
+            raise UsageError(f"{args[-1].upper()[:12]} is not a severity (SEV0–SEV3).")
         if not args:
             raise UsageError("`declare` needs a title.")
     elif sub == "triage" and not args:

@@ -13,7 +13,7 @@ from bot.actions import VoteStatus
 from bot.cas import read_modify_write
 from bot.compose import Root
 from bot.config import load_settings
-from bot.errors import Conflict
+from bot.errors import Conflict, NotFound
 from bot.models import ActionState, IncidentStatus, Vote
 from bot.notify import RecordingNotifier
 from bot.pipeline import Pipeline, ResolveStatus, TriageQueue
@@ -186,3 +186,14 @@ async def test_the_triage_queue_is_bounded_and_holds_an_incident_once() -> None:
         assert queue.depth == 2
     finally:
         await queue.stop()
+
+
+async def test_incidents_are_named_by_number_as_well_as_id(pipeline: Pipeline) -> None:
+    receipt = await pipeline.receive("generic", alert("Disk full"), "application/json", NOW)
+    (incident_id,) = receipt.new_incident_ids
+    opened = await pipeline.incident(incident_id)
+    assert opened.number is not None and opened.reference == f"INC-{opened.number}"
+    for name in (opened.reference, opened.reference.lower(), f" {opened.reference} "):
+        assert (await pipeline.incident(name)).id == incident_id
+    with pytest.raises(NotFound):
+        await pipeline.incident(f"INC-{opened.number + 1}")

@@ -30,6 +30,8 @@ def test_declare_reads_title_severity_and_options() -> None:
         ("list now", "takes no arguments"),
         ("declare x --service", "needs a service name"),
         ('declare "open', "Cannot read"),
+        ("declare payments down SEV9", r"^SEV9 is not a severity \(SEV0–SEV3\)\.$"),
+        ("declare payments down sev-1", "SEV-1 is not a severity"),
     ],
 )
 def test_bad_arguments_raise_usage_errors(text: str, problem: str) -> None:

@@ -43,3 +43,11 @@ def test_manifest_grants_the_scopes_the_bot_uses() -> None:
         "channels:manage",
     }
     assert needed <= scopes
+
+
+def test_the_usage_hint_names_every_option_the_parser_reads() -> None:
+    hint = yaml.safe_load(MANIFEST.read_text())["features"]["slash_commands"][0]["usage_hint"]
+    for option in ("--service", "--channel"):
+        assert option in hint
+    # Slack shows the hint in the composer; it must stay within its 1,000 characters.
+    assert len(hint) <= 1000
