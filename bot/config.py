@@ -181,12 +181,6 @@ class Settings(BaseSettings):
         default="https://events.pagerduty.com/v2/enqueue", alias="PAGERDUTY_EVENTS_URL"
     )
     opsgenie_api_url: str = Field(default="https://api.opsgenie.com", alias="OPSGENIE_API_URL")
-    # Status updates are also posted here (empty: only the incident's channel or thread).
-    broadcast_channel: str = Field(default="", alias="BROADCAST_CHANNEL")
-    # SEV0/SEV1: the commander is asked for a status update after this many quiet minutes.
-    update_reminder_minutes: float = Field(
-        default=30.0, gt=0, le=1440, alias="UPDATE_REMINDER_MINUTES"
-    )
     action_timeout_seconds: float = Field(default=30.0, gt=0, alias="ACTION_TIMEOUT_SECONDS")
     action_claim_margin_seconds: float = Field(
         default=60.0, gt=0, le=86400, alias="ACTION_CLAIM_MARGIN_SECONDS"
