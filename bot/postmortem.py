@@ -116,6 +116,7 @@ class KeyTimes:
     detected: datetime
     acknowledged: datetime | None
     acknowledged_how: str
+    acknowledged_by: str
     mitigated: datetime | None
     mitigated_how: str
     resolved: datetime | None
@@ -128,19 +129,26 @@ def key_times(facts: PostmortemFacts) -> KeyTimes:
     detected = min([*starts, inc.created_at])
     acknowledged: datetime | None = getattr(inc, "acknowledged_at", None)
     how = "acknowledged"
+    by = getattr(inc, "acknowledged_by", None) or ""
     if acknowledged is None:
         first = next((e for e in facts.events if is_person(e.actor)), None)
         if first is not None:
             acknowledged = first.at
-            how = f"derived: first response by a person ({first.kind})"
+            how = f"derived (no acknowledgement recorded): first response, {first.kind}"
+            by = first.actor
         else:
             how = "nobody responded"
-    ran = sorted(r.updated_at for r in facts.requests if r.state is ActionState.SUCCEEDED)
+    # Paging and diagnostics change nothing: mitigation is the first state-changing success.
+    ran = sorted(
+        r.updated_at
+        for r in facts.requests
+        if r.state is ActionState.SUCCEEDED and (r.plan is None or not r.plan.read_only)
+    )
     mitigated = ran[0] if ran else None
-    mitigated_how = "first action that succeeded" if ran else ""
+    mitigated_how = "first state-changing action that succeeded" if ran else ""
     if mitigated is None and inc.resolved_at is not None:
-        mitigated, mitigated_how = inc.resolved_at, "no action ran: taken as the resolution"
-    return KeyTimes(detected, acknowledged, how, mitigated, mitigated_how, inc.resolved_at)
+        mitigated, mitigated_how = inc.resolved_at, "no state-changing action: the resolution"
+    return KeyTimes(detected, acknowledged, how, by, mitigated, mitigated_how, inc.resolved_at)
 
 
 def _since(start: datetime, end: datetime | None) -> str:
@@ -157,7 +165,7 @@ def summary_section(
     w = _Writer(escaping, names)
     inc = facts.incident
     end = inc.resolved_at or now
-    state = "resolved" if inc.resolved_at else "still open at the time of writing"
+    state = "" if inc.resolved_at else ", still open at the time of writing"
     latest = facts.triages[-1] if facts.triages else None
     ran = [r for r in facts.requests if r.state is ActionState.SUCCEEDED]
     what = w.cell(latest.summary) if latest and latest.summary else "No triage summary."
@@ -169,7 +177,7 @@ def summary_section(
         "",
         f"{what} Remediation that ran: {done}.",
         "",
-        f"- **Incident**: {w.id(inc.id)} ({inc.status.value}, {state})",
+        f"- **Incident**: {w.id(inc.id)} ({inc.status.value}{state})",
         f"- **Service**: {w.cell(inc.service, 120)}",
         f"- **Severity**: {inc.severity.value} · **Category**: {inc.category.value}",
         f"- **Commander**: {w.who(inc.commander) if inc.commander else 'none recorded'}",
@@ -198,10 +206,15 @@ def impact_section(facts: PostmortemFacts, now: datetime, escaping: Escaping = P
     ]
 
 
-def key_times_section(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> list[str]:
+def key_times_section(
+    facts: PostmortemFacts, escaping: Escaping = PLAIN, names: Mapping[str, str] | None = None
+) -> list[str]:
     """Detected, acknowledged, mitigated, resolved; time to acknowledge and to mitigate."""
-    w = _Writer(escaping)
+    w = _Writer(escaping, names)
     t = key_times(facts)
+    ack = w.cell(t.acknowledged_how, 200) + (
+        f" by {w.who(t.acknowledged_by)}" if t.acknowledged_by else ""
+    )
     return [
         "",
         "## Key times",
@@ -209,7 +222,7 @@ def key_times_section(facts: PostmortemFacts, escaping: Escaping = PLAIN) -> lis
         "| moment | time (UTC) | note |",
         "|---|---|---|",
         f"| Detected | {_stamp(t.detected)} | first alert start, else when the incident opened |",
-        f"| Acknowledged | {_stamp(t.acknowledged)} | {w.cell(t.acknowledged_how, 200)} |",
+        f"| Acknowledged | {_stamp(t.acknowledged)} | {ack} |",
         f"| Mitigated | {_stamp(t.mitigated)} | {w.cell(t.mitigated_how or 'not recorded', 200)} |",
         f"| Resolved | {_stamp(t.resolved)} | |",
         "",
@@ -410,7 +423,7 @@ def build_postmortem(
     lines = [
         *summary_section(facts, now, escaping, names),
         *impact_section(facts, now, escaping),
-        *key_times_section(facts, escaping),
+        *key_times_section(facts, escaping, names),
         *timeline_section(facts.events, escaping, names),
         *triage_section(facts.triages, escaping),
         *actions_section(facts.requests, escaping, names),

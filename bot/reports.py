@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.models import ActionRequest, ActionState, Alert, Incident, Triage, Vote
+from bot.models import ActionRequest, ActionState, Alert, Incident, RunbookRef, Triage, Vote
 from bot.slack.blocks import EXTRA_LINKS, MAX_LINKS, SOURCE_LINKS, CardContext, ago, started_at
 from bot.slack.markup import LIMITS, fit, mrkdwn, safe_url, size
 
@@ -106,6 +106,12 @@ def _first_line(
     return " · ".join([*parts, *_links(alerts, escape)])
 
 
+def _runbook(ref: RunbookRef, base_url: str, escape: Callable[[str], str]) -> str:
+    relative = ref.path.split("/", 1)[1] if "/" in ref.path else ref.path or f"{ref.id}.md"
+    safe = safe_url(base_url + relative) if base_url else None
+    return f"{ref.title or ref.id} (v{ref.version})" + (f" {escape(safe)}" if safe else "")
+
+
 def _votes(request: ActionRequest) -> str:
     approved = request.approvers
     denied = list(dict.fromkeys(a.user_id for a in request.approvals if a.vote is Vote.DENY))
@@ -137,7 +143,7 @@ def _card_lines(
         if alert.description:
             yield f"┃     {clean(alert.description, 300)}"
         yield f"┃     {clean(labels, 300)}"
-    cited = ", ".join(f"{ref.title or ref.id} (v{ref.version})" for ref in triage.runbooks)
+    cited = ", ".join(_runbook(ref, card.runbook_url, escape) for ref in triage.runbooks)
     yield f"┃ Runbooks: {clean(cited or 'none matched', 300)}"
     for request in requests:
         d = request.decision

@@ -14,11 +14,17 @@ from bot.models import ActionRequest, ActionState, Vote
 from bot.notify import RecordingNotifier
 from bot.pipeline import Pipeline, TriageResult, UndoStatus
 from bot.pipeline.watching import condition
+from bot.postmortem import build_postmortem, people_in
 from bot.reports import render_card_text
 from bot.runtime import Runtime
+from bot.slack.blocks import CardContext
 from bot.timeline import render_text
 
-STAGES = 7
+STAGES = 8
+
+
+# Where the demo's runbooks would be browsed (RUNBOOK_REPO_URL in a real deployment).
+DEMO_RUNBOOK_URL = "https://github.com/org/repo/blob/main/runbooks/"
 
 
 def _stage(n: int, title: str) -> None:
@@ -70,6 +76,7 @@ async def run_demo(root: Root) -> int:
             await _approve(walk)
             await _resolve([p for p in payloads if "resolved" in p[0]], walk)
             await _timeline(walk)
+            await _review(walk)
         finally:
             await walk.runtime.store.close()
     return 0
@@ -150,7 +157,13 @@ async def _card(walk: Walk) -> None:
         alerts = await walk.runtime.store.list_alerts(first.incident.id, limit=5)
         redactor = walk.pipeline.redactor
         card = render_card_text(
-            first.incident, first.triage, first.requests, alerts, redactor, escape=str
+            first.incident,
+            first.triage,
+            first.requests,
+            alerts,
+            redactor,
+            escape=str,
+            card=CardContext(now=utcnow(), runbook_url=DEMO_RUNBOOK_URL),
         )
         say(card)
 
@@ -219,6 +232,20 @@ async def _timeline(walk: Walk) -> None:
     _stage(7, "timeline of the first incident (the audit trail)")
     if walk.new_incidents:
         say(walk.redact(render_text(await walk.pipeline.timeline_of(walk.new_incidents[0]))))
+
+
+async def _review(walk: Walk) -> None:
+    _stage(8, "post-incident review of the first incident (the markdown file Slack gets)")
+    if not walk.new_incidents:
+        return
+    incident_id = walk.new_incidents[0]
+    await walk.pipeline.add_note(
+        incident_id, "U0DEMOUSER", "Rolled back the canary; 5xx back under 1%", utcnow()
+    )
+    facts = await walk.pipeline.postmortem_facts(incident_id)
+    # In Slack, users.info gives display names; the demo has no Slack, so it names its users.
+    names = {user: f"Demo {user[2:].capitalize()}" for user in people_in(facts)}
+    say(walk.redact(build_postmortem(facts, utcnow(), names=names)).rstrip("\n"))
     say()
     say(
         "Next: `incident-bot serve` to receive webhooks, `incident-bot triage FILE` for one "

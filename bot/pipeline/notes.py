@@ -10,6 +10,7 @@ from bot.models import Event, EventKind, IncidentStatus
 from bot.pipeline.stage import Stage
 
 NOTE_CHARS = 3_000
+PIN_CLAIM_SECONDS = 3_600.0
 
 
 class Notes(Stage):
@@ -42,6 +43,12 @@ class Notes(Stage):
             None,
         )
         if incident is None:
+            return None
+        # Slack may deliver one pin twice at once: the first to take this lease records it.
+        claimed = await self.coordination.acquire_lease(
+            f"pin:{incident.id}:{message_ts}", self.attempt_owner(), now, PIN_CLAIM_SECONDS
+        )
+        if not claimed:
             return None
         for event in await self.store.list_events(incident.id):
             if event.kind == EventKind.NOTE and event.data.get("message_ts") == message_ts:

@@ -142,8 +142,11 @@ def test_review_has_impact_key_times_factors_and_owned_follow_ups() -> None:
         assert heading in text
     assert "- **Services**: checkout" in text
     # acknowledged is derived from the first human response when the incident has no ack time
-    assert "| Acknowledged | 2026-11-24 02:03:00 UTC | derived: first response" in text
-    assert "| Mitigated | 2026-11-24 02:00:00 UTC | first action that succeeded |" in text
+    assert (
+        "| Acknowledged | 2026-11-24 02:03:00 UTC | derived (no acknowledgement recorded): "
+        "first response, note by Chloe \\| Checkout |"
+    ) in text
+    assert "| Mitigated | 2026-11-24 02:00:00 UTC | first state-changing action" in text
     assert "**Time to acknowledge**: 0h 03m" in text
     assert "| **Chloe \\| Checkout** | note | rolled back the canary |" in text
     assert "| **Ines** | pinned message | customers see 502 on pay |" in text

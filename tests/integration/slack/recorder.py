@@ -108,6 +108,7 @@ class Upload:
     thread_ts: str | None = None
 
 
+HOME_BLOCKS = 100  # views.publish of a Home tab
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 
 
@@ -117,6 +118,8 @@ class SlackRecorder:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.groups: dict[str, list[str]] = {}
+        # users.info answers: user id -> display name (anyone else is user_not_found)
+        self.people: dict[str, str] = {}
         self.triages: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
         self.socket_messages: list[dict[str, Any]] = []
@@ -282,6 +285,8 @@ class SlackRecorder:
                 return "invalid_arguments"
             if not view.get("title") or not view.get("callback_id"):
                 return "invalid_arguments"
+        if method == "views.publish":
+            return self._home_view_problem(args)
         if method == "files.getUploadURLExternal":
             length = str(args.get("length", ""))
             if not args.get("filename") or not length.isdigit() or int(length) <= 0:
@@ -300,6 +305,21 @@ class SlackRecorder:
             if not files or not known:
                 return "file_not_found"
         return ""
+
+    @staticmethod
+    def _home_view_problem(args: dict[str, Any]) -> str:
+        """views.publish: a user id and a home view of at most 100 valid blocks."""
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not args.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return "invalid_arguments"
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or not 0 < len(blocks) <= HOME_BLOCKS:
+            return "invalid_blocks"
+        # each block on its own against the message rules (their count limit is 50, not 100)
+        bad = any(message_problem({"text": "x", "blocks": [block]}) for block in blocks)
+        return "invalid_blocks" if bad else ""
 
     def _next_ts(self) -> str:
         n = next(self._ts)
@@ -350,6 +370,15 @@ class SlackRecorder:
                     upload.shared = True
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in listed]}
         if method == "views.open":
+            view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+            return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}"}}
+        if method == "users.info":
+            user = str(args.get("user", ""))
+            if user not in self.people:
+                return {"ok": False, "error": "user_not_found"}
+            profile = {"display_name": self.people[user], "real_name": self.people[user]}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
+        if method == "views.publish":
             view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
             return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}"}}
         if method == "apps.connections.open":

@@ -87,11 +87,15 @@ def test_declare_status_list_timeline_resolve_postmortem(
 
     bot.command(f"postmortem {incident_id}", hook="postmortem")
     review = responded(recorder, "postmortem", "Post-incident review")
-    markdown = review.args["blocks"][0]
-    assert markdown["type"] == "markdown"
+    assert "blocks" not in review.args  # always a file, never the review as a message
+    done = recorder.wait_for(
+        "files.completeUploadExternal", lambda c: c.args.get("channel_id") == "C0WARROOM1"
+    )
+    file_id = json.loads(done[-1].args["files"])[0]["id"]
+    text = recorder.uploads[file_id].content.decode()
     for heading in ("## Timeline", "## Triage", "## Actions and approvals", "## Follow-ups"):
-        assert heading in markdown["text"]
-    assert "incident.resolved" in markdown["text"]
+        assert heading in text
+    assert "| resolved | rolled back the config |" in text
 
 
 def test_declare_in_a_new_channel(bot: BotProcess, recorder: SlackRecorder) -> None:
