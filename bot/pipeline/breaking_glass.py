@@ -12,7 +12,6 @@ the security channel is told (``Notifier.glass_broken``).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -74,14 +73,10 @@ class BreakingGlass(Executions):
             return GlassResult(GlassStatus.UNKNOWN_REQUEST)
         if blocked.state is not ActionState.BLOCKED:
             return GlassResult(GlassStatus.NOT_BLOCKED, blocked=blocked)
-        lease = f"glass:{request_id}"
-        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
-        if not await self.coordination.acquire_lease(lease, owner, now, GLASS_LEASE_SECONDS):
-            return GlassResult(GlassStatus.BUSY, blocked=blocked)
-        try:
+        async with self.exclusively(f"glass:{request_id}", now, GLASS_LEASE_SECONDS) as held:
+            if not held:
+                return GlassResult(GlassStatus.BUSY, blocked=blocked)
             return await self._file_glass(blocked, user_id, text, now)
-        finally:
-            await self.coordination.release_lease(lease, owner, now)
 
     async def _file_glass(
         self, blocked: ActionRequest, user_id: str, text: str, now: datetime

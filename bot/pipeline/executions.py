@@ -10,7 +10,6 @@ again; a person may ask for the action again, which files a new request through 
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -90,14 +89,10 @@ class Executions(Diagnostics):
             return AgainResult(AgainStatus.UNKNOWN_REQUEST)
         if previous.state not in RETRYABLE_STATES:
             return AgainResult(AgainStatus.NOT_RETRYABLE, previous=previous)
-        lease = f"again:{request_id}"
-        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
-        if not await self.coordination.acquire_lease(lease, owner, now, AGAIN_LEASE_SECONDS):
-            return AgainResult(AgainStatus.BUSY, previous=previous)
-        try:
+        async with self.exclusively(f"again:{request_id}", now, AGAIN_LEASE_SECONDS) as held:
+            if not held:
+                return AgainResult(AgainStatus.BUSY, previous=previous)
             return await self._file_again(previous, user_id, now)
-        finally:
-            await self.coordination.release_lease(lease, owner, now)
 
     async def _file_again(
         self, previous: ActionRequest, user_id: str, now: datetime

@@ -35,10 +35,9 @@ class Retention(Stage):
     async def prune(self, now: datetime, *, batch: int = PRUNE_BATCH) -> Pruned:
         """Sweep: delete raw payloads older than the raw retention and finished, recorded
         deliveries older than the outbox retention, at most ``batch`` of each."""
-        owner = self.attempt_owner()
-        if not await self.coordination.acquire_lease(PRUNE_LEASE, owner, now, PRUNE_LEASE_SECONDS):
-            return Pruned(ran=False)
-        try:
+        async with self.exclusively(PRUNE_LEASE, now, PRUNE_LEASE_SECONDS) as held:
+            if not held:
+                return Pruned(ran=False)
             options = self.options
             raw = await self.store.prune_raw(
                 now - timedelta(days=options.raw_retention_days), batch
@@ -48,8 +47,6 @@ class Retention(Stage):
                 deliveries = await self.dispatcher.store.prune_deliveries(
                     now - timedelta(days=options.outbox_retention_days), batch
                 )
-        finally:
-            await self.coordination.release_lease(PRUNE_LEASE, owner, now)
         if raw or deliveries:
             log.info("pruned", extra={"raw_payloads": raw, "deliveries": deliveries})
         return Pruned(ran=True, raw_payloads=raw, deliveries=deliveries)

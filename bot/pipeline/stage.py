@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import incidents
@@ -118,6 +121,21 @@ class Stage:
     def attempt_owner(self) -> str:
         """A lease owner of its own for one attempt: ``{replica}/{boot}/{attempt}``."""
         return f"{self.boot_owners}{secrets.token_hex(6)}"
+
+    @asynccontextmanager
+    async def exclusively(self, lease: str, now: datetime, ttl: float) -> AsyncIterator[bool]:
+        """Hold ``lease`` for one attempt (True), or learn that someone else holds it (False).
+
+        The owner is this attempt's own, so a second attempt on this very replica is refused
+        too; the lease is released as of ``now`` (expired for everyone, whatever the clock).
+        """
+        owner = self.attempt_owner()
+        held = await self.coordination.acquire_lease(lease, owner, now, ttl)
+        try:
+            yield held
+        finally:
+            if held:
+                await self.coordination.release_lease(lease, owner, now)
 
     # shared by the stages: where cards are, and keeping them current -----------------------
     async def place_card(

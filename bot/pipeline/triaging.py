@@ -53,23 +53,18 @@ class Triaging(Evidencing):
         self, incident_id: str, now: datetime, *, requester: str = BOT_ACTOR, force: bool = False
     ) -> TriageResult | None:
         """Triage an incident unless another replica is at it or it is done (``force``: redo)."""
-        lease = f"triage:{incident_id}"
         # One owner per attempt: a second attempt on this same replica (a queued resend, the
         # sweep) must not renew the first one's lease and triage again beside it. The owner
         # names this boot too, so a restart can let go of what the dead process held.
-        owner = self.attempt_owner()
         ttl = self.options.triage_lease_seconds
-        if not await self.coordination.acquire_lease(lease, owner, now, ttl):
-            return None
-        try:
+        async with self.exclusively(f"triage:{incident_id}", now, ttl) as held:
+            if not held:
+                return None
             # Checked under the lease: a triage that finished just before we took it counts.
             done = bool(await self.store.list_triages(incident_id))
             if done and not force:
                 return None
             return await self._triage_now(incident_id, now, requester, force=force, again=done)
-        finally:
-            # Released as of the attempt's own start: expired for everyone, whatever the clock.
-            await self.coordination.release_lease(lease, owner, now)
 
     async def _triage_now(
         self, incident_id: str, now: datetime, requester: str, *, force: bool, again: bool

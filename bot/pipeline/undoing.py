@@ -11,7 +11,6 @@ was already filed for the request.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -66,18 +65,12 @@ class Undoing(Executions):
         problem = undo_problem(self.policy, original)
         if problem is not None:
             return UndoResult(UndoStatus.NOT_UNDOABLE, original=original, problem=problem)
-        lease = f"undo:{request_id}"
-        owner = f"{self.options.replica_id}/{secrets.token_hex(6)}"
-        if not await self.coordination.acquire_lease(lease, owner, now, UNDO_LEASE_SECONDS):
-            return UndoResult(UndoStatus.BUSY, original=original)
-        try:
+        async with self.exclusively(f"undo:{request_id}", now, UNDO_LEASE_SECONDS) as held:
+            if not held:
+                return UndoResult(UndoStatus.BUSY, original=original)
             return await self._file_undo(original, user_id, now)
-        finally:
-            await self.coordination.release_lease(lease, owner, now)
 
-    async def _file_undo(
-        self, original: ActionRequest, user_id: str, now: datetime
-    ) -> UndoResult:
+    async def _file_undo(self, original: ActionRequest, user_id: str, now: datetime) -> UndoResult:
         incident = await self.store.get_incident(original.incident_id)
         if incident.status is not IncidentStatus.OPEN:
             return UndoResult(UndoStatus.INCIDENT_CLOSED, original=original)
