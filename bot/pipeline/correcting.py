@@ -84,6 +84,7 @@ class Correcting(Stage):
             ),
             **correction.model_dump(mode="json", exclude={"at", "by"}),
         )
+        await self.refresh_incident_card(incident_id)
         return Corrected(incident=incident, correction=correction)
 
     async def judged_triages(self, since: datetime) -> list[accuracy.Judged]:

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.clock import utcnow
 from bot.errors import NotFound
-from bot.models import ConversationRef, Incident, IncidentStatus, Severity
+from bot.models import Category, ConversationRef, Incident, IncidentStatus, Severity
 from bot.pipeline import ResolveStatus
 from bot.postmortem import Escaping, build_postmortem, people_in
 from bot.slack import messages
@@ -47,6 +47,7 @@ class Invocation:
     severity: Severity | None = None
     service: str | None = None
     new_channel: bool = False
+    category: Category | None = None
 
     @property
     def rest(self) -> str:
@@ -97,6 +98,25 @@ def _check(invocation: Invocation) -> None:
         raise UsageError(f"`{sub}` takes one incident id.")
     elif sub in ("list", "help") and args:
         raise UsageError(f"`{sub}` takes no arguments.")
+    elif sub == "recategorize":
+        _check_recategorize(invocation)
+
+
+def _check_recategorize(invocation: Invocation) -> None:
+    """``<id> <category> [SEV0-3] [reason…]``: the id stays first in ``args``, the reason after."""
+    args = invocation.args
+    if len(args) < 2:
+        raise UsageError("`recategorize` needs an incident id and a category.")
+    name = args.pop(1).lower()
+    try:
+        invocation.category = Category(name)
+    except ValueError:
+        known = ", ".join(c.value for c in Category)
+        raise UsageError(f"{name[:40]} is not a category ({known}).") from None
+    if len(args) > 1 and SEVERITY.match(args[1]):
+        invocation.severity = Severity(args.pop(1).upper())
+    elif len(args) > 1 and NOT_A_SEVERITY.match(args[1]):
+        raise UsageError(f"{args[1].upper()[:12]} is not a severity (SEV0–SEV3).")
 
 
 def guess_service(text: str, known: Iterable[str]) -> str:
@@ -173,6 +193,7 @@ class IncidentCommand:
             "resolve": self.resolve,
             "postmortem": self.postmortem,
             "note": self.note,
+            "recategorize": self.recategorize,
         }
 
     async def _respond(
@@ -283,6 +304,23 @@ class IncidentCommand:
         text = " ".join(words)
         await self.pipeline.add_note(incident.id, caller.user_id, text, utcnow())
         await self._respond(caller, messages.note_added(incident, caller.user_id, text), True)
+
+    async def recategorize(self, invocation: Invocation, caller: Caller) -> None:
+        """Correct the category (and severity) triage gave an incident; said in the channel."""
+        incident = await self._incident(caller, invocation.args[0])
+        if incident is None or invocation.category is None:
+            return
+        reason = " ".join(invocation.args[1:])
+        corrected = await self.pipeline.recategorize(
+            incident.id,
+            invocation.category,
+            caller.user_id,
+            utcnow(),
+            severity=invocation.severity,
+            reason=reason,
+        )
+        text = messages.recategorized(corrected.incident, corrected.correction)
+        await self._respond(caller, text, True)
 
     async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
         """The post-incident review, always as a markdown file (display names, not ids)."""

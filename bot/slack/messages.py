@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.actions.votes import VoteStatus
-from bot.models import ActionRequest, ActionState, Alert, Event, Incident, Verification
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    Correction,
+    Event,
+    Incident,
+    Verification,
+)
 from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn, size
 from bot.slack.markup import mention as _mention
 
@@ -22,6 +30,7 @@ SUBCOMMANDS = {
     "resolve": "resolve <incident-id> [note]",
     "postmortem": "postmortem <incident-id>",
     "note": "note [incident-id] <text>",
+    "recategorize": "recategorize <incident-id> <category> [SEV0-SEV3] [reason]",
     "help": "help",
 }
 TITLE_CHARS = 200
@@ -317,6 +326,17 @@ def note_added(incident: Incident, author: str, text: str) -> str:
     return (
         f":memo: {mention(author)} noted on `{code(incident.id)}`: "
         + fit(mrkdwn(text), NOTE_CHARS)
+    )
+
+
+def recategorized(incident: Incident, correction: Correction) -> str:
+    """A correction of an incident's category (and severity), said in the channel."""
+    severity = f" ({correction.severity.value})" if correction.severity is not None else ""
+    reason = f": {fit(mrkdwn(correction.reason), NOTE_CHARS)}" if correction.reason else ""
+    return (
+        f":pencil2: {mention(correction.by)} recategorized `{code(incident.id)}` "
+        f"from *{correction.from_category.value}* to *{correction.category.value}*"
+        f"{severity}{reason}"
     )
 
 

@@ -122,3 +122,24 @@ def test_triage_files_the_text_and_posts_a_card(bot: BotProcess, recorder: Slack
     assert card.args["channel"] == "C0WARROOM1"
     prompt = recorder.find("llm", lambda c: "CHK-SELF-2" in c.args["prompt"])
     assert prompt, "the model saw the report"
+
+
+def test_recategorize_corrects_the_incident_and_says_so_in_the_channel(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    assert "weather is not a category" in ack_text(bot, "recategorize INC-1 weather")
+    assert "SEV9 is not a severity" in ack_text(bot, "recategorize INC-1 security SEV9")
+    incident_id = declare(bot, recorder, "declare RECAT-ONE slow logins SEV3", "declare-recat")
+
+    bot.command(f"recategorize {incident_id} security sev1 leaked key", hook="recat")
+    said = responded(recorder, "recat", "recategorized")
+    assert said.args["response_type"] == "in_channel"
+    assert "<@U0ONCALL01>" in said.args["text"]
+    assert "to *security* (SEV1): leaked key" in said.args["text"]
+
+    bot.command(f"status {incident_id}", hook="recat-status")
+    assert "SEV1" in responded(recorder, "recat-status", incident_id).args["text"]
+    bot.command(f"timeline {incident_id}", hook="recat-timeline")
+    responded(recorder, "recat-timeline", "triage.corrected")
+    bot.command("recategorize inc-ffffffffff latency", hook="recat-missing")
+    responded(recorder, "recat-missing", "No incident `inc-ffffffffff`")

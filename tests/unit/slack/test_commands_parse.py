@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.models import Incident, Severity
+from bot.models import Category, Incident, Severity
 from bot.slack.commands import UsageError, channel_name, guess_service, parse
 
 
@@ -63,3 +63,27 @@ def test_channel_names_are_slack_safe() -> None:
     assert name.startswith(incident.id + "-payments-all-declines")
     assert len(name) <= 80 and name == name.lower() and " " not in name
     assert not name.endswith("-")
+
+
+def test_recategorize_reads_id_category_severity_and_reason() -> None:
+    got = parse("recategorize INC-7 Security sev1 leaked key in the logs")
+    assert got.subcommand == "recategorize"
+    assert got.args == ["INC-7", "leaked", "key", "in", "the", "logs"]
+    assert got.category is Category.SECURITY and got.severity is Severity.SEV1
+    plain = parse("recategorize inc-00000000aa latency")
+    assert plain.category is Category.LATENCY and plain.severity is None
+    assert plain.args == ["inc-00000000aa"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("recategorize", "needs an incident id and a category"),
+        ("recategorize INC-7", "needs an incident id and a category"),
+        ("recategorize INC-7 weather", r"^weather is not a category \(latency, "),
+        ("recategorize INC-7 security SEV9", r"^SEV9 is not a severity"),
+    ],
+)
+def test_recategorize_refuses_what_it_cannot_read(text: str, problem: str) -> None:
+    with pytest.raises(UsageError, match=problem):
+        parse(text)

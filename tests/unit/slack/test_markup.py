@@ -20,6 +20,7 @@ from bot.models import (
     Approval,
     BreakGlass,
     Category,
+    Correction,
     Decision,
     DecisionOutcome,
     Event,
@@ -28,6 +29,7 @@ from bot.models import (
     Proposal,
     RuleHit,
     RunbookRef,
+    Severity,
     Triage,
     Verification,
     Vote,
@@ -92,6 +94,18 @@ def incident(text: str) -> Incident:
         commander=OURS["user"],
         created_at=NOW,
         updated_at=NOW,
+    )
+
+
+def correction(text: str) -> Correction:
+    return Correction(
+        category=Category.SECURITY,
+        severity=Severity.SEV1,
+        from_category=Category.LATENCY,
+        from_severity=Severity.SEV3,
+        by=text,
+        reason=text,
+        at=NOW,
     )
 
 
@@ -198,6 +212,7 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "internal_error": lambda t: messages.internal_error(t),
     "postmortem_uploaded": lambda t: messages.postmortem_uploaded(incident(t), t, 22_007),
     "note_added": lambda t: messages.note_added(incident(t), t, t),
+    "recategorized": lambda t: messages.recategorized(incident(t), correction(t)),
     "home_approval": lambda t: messages.home_approval(incident(t), request(t)),
     "postmortem_upload_failed": lambda t: messages.postmortem_upload_failed(incident(t)),
     "vote_answer": lambda t: "\n".join(messages.vote_answer(s) for s in VoteStatus),
