@@ -101,14 +101,20 @@ def test_declare_status_list_timeline_resolve_postmortem(
 def test_declare_in_a_new_channel(bot: BotProcess, recorder: SlackRecorder) -> None:
     bot.command("declare DECL-TWO payment failures --channel --service payment-gateway", hook="d2")
     created = recorder.wait_for("conversations.create", lambda c: "decl-two" in c.args["name"])[0]
-    assert re.fullmatch(r"inc-[0-9a-f]{10}-decl-two-payment-failures", created.args["name"])
-    invite = recorder.wait_for("conversations.invite")[0]
-    assert invite.args["users"] == "U0ONCALL01"
+    # Named from the incident's short number and its title.
+    assert re.fullmatch(r"inc-[1-9][0-9]*-decl-two-payment-failures", created.args["name"])
     announce = recorder.wait_for(
         "chat.postMessage", lambda c: "DECL-TWO" in c.args.get("text", "")
     )[0]
-    assert announce.args["channel"].startswith("CNEW")
+    channel = announce.args["channel"]
     assert "payment-gateway" in announce.args["text"]
+    # The announcement, posted in the new channel, is its pinned summary.
+    pin = recorder.wait_for("pins.add", lambda c: c.args["channel"] == channel)[0]
+    assert pin.ok and pin.args["timestamp"] == announce.answer["ts"]
+    assert created.answer["channel"]["id"] == channel
+    # The declarer commands it; payment-gateway's responders (services.yaml) join too.
+    invite = recorder.find("conversations.invite", lambda c: c.args["channel"] == channel)
+    assert [c.args["users"] for c in invite] == ["U0ONCALL01,U0PAYSRE02"]
     responded(recorder, "d2", "Declared")
 
 
