@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     slack_incident_channel: str = Field(default="", alias="SLACK_INCIDENT_CHANNEL")
     # Told whenever someone breaks the glass of a freeze (empty: only the incident's thread).
     security_channel: str = Field(default="", alias="SECURITY_CHANNEL")
+    # Every status update (/incident update) is posted here too (empty: only the incident's).
+    broadcast_channel: str = Field(default="", alias="BROADCAST_CHANNEL")
 
     # LLM
     llm_provider: LLMProvider = Field(default=LLMProvider.RULES, alias="LLM_PROVIDER")

@@ -57,15 +57,13 @@ class SilentNotifier:
         log.info("chat off: repeat alert not answered", extra={"incident_id": incident.id})
 
     async def incident_declared(
-        self,
-        incident: Incident,
-        declarer: str,
-        asked_in: ConversationRef,
-        new_channel: bool,
-        responders: Sequence[str] = (),
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
     ) -> tuple[ConversationRef | None, str]:
         log.info("chat off: declaration not announced", extra={"incident_id": incident.id})
         return None, ""
+
+    async def status_update(self, incident: Incident, author: str, text: str) -> None:
+        log.info("chat off: status update not posted", extra={"incident_id": incident.id})
 
     async def evidence_chart(
         self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
@@ -140,12 +138,7 @@ class RecordingNotifier(SilentNotifier):
         self.calls.append(("alert_joined", incident.id, where.channel if where else ""))
 
     async def incident_declared(
-        self,
-        incident: Incident,
-        declarer: str,
-        asked_in: ConversationRef,
-        new_channel: bool,
-        responders: Sequence[str] = (),
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
     ) -> tuple[ConversationRef | None, str]:
         self.calls.append(("incident_declared", incident.id, declarer))
         return None, ""
@@ -167,6 +160,9 @@ class RecordingNotifier(SilentNotifier):
 
     async def glass_broken(self, incident: Incident, request: ActionRequest) -> None:
         self.calls.append(("glass_broken", incident.id, request.id))
+
+    async def status_update(self, incident: Incident, author: str, text: str) -> None:
+        self.calls.append(("status_update", incident.id, f"{author}:{text}"))
 
 
 class NoPeople:

@@ -320,15 +320,9 @@ class Notifier(Protocol):
         message, if there): one short line in the incident's thread with the new counts."""
 
     async def incident_declared(
-        self,
-        incident: Incident,
-        declarer: str,
-        asked_in: ConversationRef,
-        new_channel: bool,
-        responders: Sequence[str] = (),
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
     ) -> tuple[ConversationRef | None, str]:
-        """Announce a declared incident (in a new channel if asked, which the commander and the
-        service's ``responders`` are invited to, the announcement pinned); (where, problem)."""
+        """Announce a declared incident (in a new channel if asked); (where, problem)."""
 
     async def evidence_chart(
         self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
@@ -348,6 +342,10 @@ class Notifier(Protocol):
     async def glass_broken(self, incident: Incident, request: ActionRequest) -> None:
         """Say in the thread, and in the security channel, who broke the glass of a freeze for
         ``request`` (its ``break_glass``) and why."""
+
+    async def status_update(self, incident: Incident, author: str, text: str) -> None:
+        """Post a status update (already redacted) in the incident's conversation and in the
+        broadcast channel, if one is configured."""
 
 
 class Directory(Protocol):

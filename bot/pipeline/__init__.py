@@ -35,6 +35,8 @@
     retention.py   sweep: raw payloads and finished deliveries past their retention are
                    deleted, a bounded batch per run, one replica at a time       (``prune``)
     notes.py       notes (``/incident note``) and pins in the incident channel, on the timeline
+    updates.py     status updates (``/incident update``): timeline, last-update time, posted in
+                   the incident's conversation and the broadcast channel    (``post_update``)
     waiting.py     what waits for one person: approvals, incidents they command, SEV0/SEV1
     stage.py       the ports every stage works with, and card bookkeeping they share
 
@@ -61,6 +63,7 @@ from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 from bot.pipeline.undoing import Undoing, UndoResult, UndoStatus
+from bot.pipeline.updates import Updates
 from bot.pipeline.verification import Verifying
 from bot.pipeline.waiting import Awaiting, Waiting
 
@@ -103,6 +106,7 @@ class Pipeline(
     Retention,
     Waiting,
     Notes,
+    Updates,
 ):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 

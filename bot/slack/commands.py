@@ -92,6 +92,8 @@ def _check(invocation: Invocation) -> None:
         raise UsageError("`triage` needs a description of what you see.")
     elif sub == "note" and not args:
         raise UsageError("`note` needs the text to write down.")
+    elif sub == "update" and not args:
+        raise UsageError("`update` needs the text of the update.")
     elif sub in NEEDS_ID and not args:
         raise UsageError(f"`{sub}` needs an incident id.")
     elif sub in ("timeline", "postmortem", "status") and len(args) > 1:
@@ -129,13 +131,11 @@ def guess_service(text: str, known: Iterable[str]) -> str:
 
 
 def channel_name(incident: Incident) -> str:
-    """A Slack channel name for an incident, ``inc-42-checkout-is-down``: its number (its id
-    before numbers) and the title's slug; lower-case ASCII, digits and hyphens, ≤ 80 chars."""
+    """A Slack channel name for an incident: lower-case ASCII, digits and hyphens, ≤ 80 chars."""
     ascii_title = unicodedata.normalize("NFKD", visible(incident.title)).encode("ascii", "ignore")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.decode().lower()).strip("-")
-    prefix = f"inc-{incident.number}" if incident.number is not None else incident.id
     # A channel name is an identifier, not a message: cut without a marker, at a hyphen if any.
-    return f"{prefix}-{slug}"[: LIMITS.channel_name].rstrip("-")
+    return f"{incident.id}-{slug}"[: LIMITS.channel_name].rstrip("-")
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,7 @@ class IncidentCommand:
             "resolve": self.resolve,
             "postmortem": self.postmortem,
             "note": self.note,
+            "update": self.update,
             "recategorize": self.recategorize,
         }
 
@@ -306,6 +307,24 @@ class IncidentCommand:
         text = " ".join(words)
         await self.pipeline.add_note(incident.id, caller.user_id, text, utcnow())
         await self._respond(caller, messages.note_added(incident, caller.user_id, text), True)
+
+    async def update(self, invocation: Invocation, caller: Caller) -> None:
+        """Post a status update on the incident named first, or on this channel's: in its
+        conversation and the broadcast channel (the Notifier), on its timeline."""
+        words = invocation.args
+        if len(words) > 1 and INCIDENT_ID.match(words[0]):
+            incident = await self._incident(caller, words[0])
+            words = words[1:]
+        else:
+            incident = await self.pipeline.incident_in(caller.channel_id)
+            if incident is None:
+                await self._respond(caller, messages.no_incident_here())
+        if incident is None:
+            return
+        posted = await self.pipeline.post_update(
+            incident.id, caller.user_id, " ".join(words), utcnow()
+        )
+        await self._respond(caller, messages.update_posted(posted))
 
     async def recategorize(self, invocation: Invocation, caller: Caller) -> None:
         """Correct the category (and severity) triage gave an incident; said in the channel."""

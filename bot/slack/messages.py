@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     "resolve": "resolve <incident-id> [note]",
     "postmortem": "postmortem <incident-id>",
     "note": "note [incident-id] <text>",
+    "update": "update [incident-id] <text>",
     "recategorize": "recategorize <incident-id> <category> [SEV0-SEV3] [reason]",
     "help": "help",
 }
@@ -518,3 +519,17 @@ def glass_broken(incident: Incident, request: ActionRequest) -> str:
         f"past the freeze and needs {request.decision.approvals_required} approvals, one from "
         f"the break-glass group.\n*Why:* {why}"
     )
+
+
+def status_update(incident: Incident, author: str, text: str) -> str:
+    """A status update, in the incident's conversation and the broadcast channel."""
+    return (
+        f":mega: *Update on `{code(incident.reference)}`* *{incident.severity.value}* "
+        f"{_service(incident.service)} · {_title(incident, 120)}\n"
+        f"{fit(mrkdwn(text), NOTE_CHARS)}\n— {mention(author)}"
+    )
+
+
+def update_posted(incident: Incident) -> str:
+    """Answer to the person who posted a status update."""
+    return f"Update on `{code(incident.reference)}` posted."

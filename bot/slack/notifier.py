@@ -42,12 +42,14 @@ class SlackNotifier:
         default_channel: str,
         runbook_url: str = "",
         security_channel: str = "",
+        broadcast_channel: str = "",
     ) -> None:
         self.outbox = outbox
         self.redactor = redactor
         self.default_channel = default_channel
         self.runbook_url = runbook_url
         self.security_channel = security_channel
+        self.broadcast_channel = broadcast_channel
         self._clean = make_clean(redactor.redact)
         self._card_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -141,25 +143,15 @@ class SlackNotifier:
             await self.outbox.post(channel, text, thread_ts=thread, incident_id=incident.id)
 
     async def incident_declared(
-        self,
-        incident: Incident,
-        declarer: str,
-        asked_in: ConversationRef,
-        new_channel: bool,
-        responders: Sequence[str] = (),
+        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
     ) -> tuple[ConversationRef | None, str]:
-        """Announce the incident where it was declared, or in a new channel; (where, problem).
-
-        A new channel (the bot, its creator, is in it already) gets the commander and the
-        service's responders, and the announcement pinned as its summary.
-        """
-        channel, problem, pin = asked_in.channel, "", False
+        """Announce the incident where it was declared, or in a new channel; (where, problem)."""
+        channel, problem = asked_in.channel, ""
         if new_channel:
             created, problem = await self.outbox.create_channel(channel_name(incident))
             if created:
-                people = [incident.commander or declarer, declarer, *responders]
-                await self.outbox.invite(created, list(dict.fromkeys(people)))
-                channel, pin = created, True
+                await self.outbox.invite(created, [declarer])
+                channel = created
         delivery = await self.outbox.deliver(
             DeliveryKind.ANNOUNCEMENT,
             channel,
@@ -169,8 +161,6 @@ class SlackNotifier:
         landed = _landed(delivery)
         if landed is None:
             return None, problem or "the announcement could not be posted"
-        if pin and delivery.state is DeliveryState.DELIVERED and delivery.ts:
-            await self.outbox.pin(channel, delivery.ts)
         return ConversationRef(kind=KIND, channel=channel, thread=landed), problem
 
     async def evidence_chart(
@@ -206,6 +196,15 @@ class SlackNotifier:
         await self._say(incident, text)
         if self.security_channel:
             await self.outbox.post(self.security_channel, text, incident_id=incident.id)
+
+    async def status_update(self, incident: Incident, author: str, text: str) -> None:
+        """Post a status update in the incident's conversation and the broadcast channel."""
+        message = messages.status_update(incident, author, text)
+        channel, thread = self._where(incident)
+        if channel:
+            await self.outbox.post(channel, message, thread_ts=thread, incident_id=incident.id)
+        if self.broadcast_channel and self.broadcast_channel != channel:
+            await self.outbox.post(self.broadcast_channel, message, incident_id=incident.id)
 
     async def _say(self, incident: Incident, text: str) -> None:
         channel, thread = self._where(incident)

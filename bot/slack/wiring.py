@@ -93,6 +93,7 @@ class SlackConfig:
     app_token: str | None = None
     incident_channel: str = ""
     security_channel: str = ""
+    broadcast_channel: str = ""
     alert_channels: frozenset[str] = frozenset()
     usergroup_cache_seconds: float = 300.0
     user_cache_seconds: float = 3600.0
@@ -164,6 +165,7 @@ def build_parts(
             config.incident_channel,
             runbook_url=config.runbook_url,
             security_channel=config.security_channel,
+            broadcast_channel=config.broadcast_channel,
         ),
         directory=ApproverDirectory(client, config.usergroup_cache_seconds),
         people=SlackPeople(client, config.user_cache_seconds),
