@@ -57,7 +57,12 @@ class SilentNotifier:
         log.info("chat off: repeat alert not answered", extra={"incident_id": incident.id})
 
     async def incident_declared(
-        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+        self,
+        incident: Incident,
+        declarer: str,
+        asked_in: ConversationRef,
+        new_channel: bool,
+        responders: Sequence[str] = (),
     ) -> tuple[ConversationRef | None, str]:
         log.info("chat off: declaration not announced", extra={"incident_id": incident.id})
         return None, ""
@@ -138,7 +143,12 @@ class RecordingNotifier(SilentNotifier):
         self.calls.append(("alert_joined", incident.id, where.channel if where else ""))
 
     async def incident_declared(
-        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+        self,
+        incident: Incident,
+        declarer: str,
+        asked_in: ConversationRef,
+        new_channel: bool,
+        responders: Sequence[str] = (),
     ) -> tuple[ConversationRef | None, str]:
         self.calls.append(("incident_declared", incident.id, declarer))
         return None, ""

@@ -320,9 +320,15 @@ class Notifier(Protocol):
         message, if there): one short line in the incident's thread with the new counts."""
 
     async def incident_declared(
-        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+        self,
+        incident: Incident,
+        declarer: str,
+        asked_in: ConversationRef,
+        new_channel: bool,
+        responders: Sequence[str] = (),
     ) -> tuple[ConversationRef | None, str]:
-        """Announce a declared incident (in a new channel if asked); (where, problem)."""
+        """Announce a declared incident (in a new channel if asked, which the commander and the
+        service's ``responders`` are invited to, the announcement pinned); (where, problem)."""
 
     async def evidence_chart(
         self, incident: Incident, png: bytes, title: str, summary: SeriesSummary

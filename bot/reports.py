@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import ActionRequest, ActionState, Alert, Incident, RunbookRef, Triage, Vote
 from bot.slack.blocks import EXTRA_LINKS, MAX_LINKS, SOURCE_LINKS, CardContext, ago, started_at
-from bot.slack.markup import LIMITS, fit, mrkdwn, safe_url, size
+from bot.slack.markup import LIMITS, fit, mention, mrkdwn, safe_url, size
 
 if TYPE_CHECKING:
     from bot.pipeline import TriageResult
@@ -136,6 +136,12 @@ def _card_lines(
     yield f"┃ {_first_line(incident, alerts, card, escape)}"
     yield f"┃ What we think: {clean(triage.summary, 600)}"
     yield f"┃ Likely cause: {clean(triage.root_cause, 600)}"
+    if incident.correction is not None:
+        fixed = incident.correction
+        severity = f" ({fixed.severity.value})" if fixed.severity is not None else ""
+        who = mention(fixed.by) if escape is mrkdwn else fixed.by
+        reason = f": {clean(fixed.reason, 300)}" if fixed.reason else ""
+        yield f"┃ Corrected to {fixed.category.value}{severity} by {who}{reason}"
     yield "┃ Evidence:"
     for alert in alerts[:CARD_ALERTS]:
         labels = ", ".join(f"{k}={v}" for k, v in islice(alert.labels.items(), CARD_LABELS))

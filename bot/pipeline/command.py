@@ -90,8 +90,13 @@ class Command(Intake, Triaging):
         )
         if asked_in is None:
             return Declared(incident, None)
+        spec = self.policy.resolve_service(service).spec
         where, problem = await self.notifier.incident_declared(
-            incident, commander, asked_in, new_channel
+            incident,
+            commander,
+            asked_in,
+            new_channel,
+            responders=spec.oncall.responders if spec is not None else (),
         )
         if where is not None:
             incident = await self._set_conversation(incident.id, where)

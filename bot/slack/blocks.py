@@ -23,6 +23,7 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    Correction,
     Incident,
     IncidentStatus,
     Plan,
@@ -170,6 +171,16 @@ class CardContext:
 
     now: datetime | None = None
     runbook_url: str = ""
+
+
+def correction_line(correction: Correction, clean: Clean) -> str:
+    """Who corrected triage's category (and severity), to what, and why."""
+    severity = f" ({correction.severity.value})" if correction.severity is not None else ""
+    reason = f": {fit(clean(correction.reason), SUMMARY_CHARS)}" if correction.reason else ""
+    return (
+        f":pencil2: Corrected to *{correction.category.value}*{severity} "
+        f"by {mention(correction.by)}{reason}"
+    )
 
 
 def _header(incident: Incident, triage: Triage, alerts: list[Alert], clean: Clean) -> Block:
@@ -482,6 +493,11 @@ def triage_card(
             f"*What we think*: {fit(clean(triage.summary), SUMMARY_CHARS) or '_no summary_'}\n"
             f"*Likely cause*: {fit(clean(triage.root_cause), SUMMARY_CHARS) or '_unknown_'}",
             "summary",
+        ),
+        *(
+            [section(correction_line(incident.correction, clean), "correction")]
+            if incident.correction is not None
+            else []
         ),
         *evidence_blocks(alerts, clean),
         section(f"*Runbooks*: {cited or '_none matched_'}", "runbooks"),

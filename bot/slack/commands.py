@@ -131,11 +131,13 @@ def guess_service(text: str, known: Iterable[str]) -> str:
 
 
 def channel_name(incident: Incident) -> str:
-    """A Slack channel name for an incident: lower-case ASCII, digits and hyphens, ≤ 80 chars."""
+    """A Slack channel name for an incident, ``inc-42-checkout-is-down``: its number (its id
+    before numbers) and the title's slug; lower-case ASCII, digits and hyphens, ≤ 80 chars."""
     ascii_title = unicodedata.normalize("NFKD", visible(incident.title)).encode("ascii", "ignore")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.decode().lower()).strip("-")
+    prefix = f"inc-{incident.number}" if incident.number is not None else incident.id
     # A channel name is an identifier, not a message: cut without a marker, at a hyphen if any.
-    return f"{incident.id}-{slug}"[: LIMITS.channel_name].rstrip("-")
+    return f"{prefix}-{slug}"[: LIMITS.channel_name].rstrip("-")
 
 
 @dataclass(frozen=True)

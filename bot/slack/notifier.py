@@ -143,15 +143,25 @@ class SlackNotifier:
             await self.outbox.post(channel, text, thread_ts=thread, incident_id=incident.id)
 
     async def incident_declared(
-        self, incident: Incident, declarer: str, asked_in: ConversationRef, new_channel: bool
+        self,
+        incident: Incident,
+        declarer: str,
+        asked_in: ConversationRef,
+        new_channel: bool,
+        responders: Sequence[str] = (),
     ) -> tuple[ConversationRef | None, str]:
-        """Announce the incident where it was declared, or in a new channel; (where, problem)."""
-        channel, problem = asked_in.channel, ""
+        """Announce the incident where it was declared, or in a new channel; (where, problem).
+
+        A new channel (the bot, its creator, is in it already) gets the commander and the
+        service's responders, and the announcement pinned as its summary.
+        """
+        channel, problem, pin = asked_in.channel, "", False
         if new_channel:
             created, problem = await self.outbox.create_channel(channel_name(incident))
             if created:
-                await self.outbox.invite(created, [declarer])
-                channel = created
+                people = [incident.commander or declarer, declarer, *responders]
+                await self.outbox.invite(created, list(dict.fromkeys(people)))
+                channel, pin = created, True
         delivery = await self.outbox.deliver(
             DeliveryKind.ANNOUNCEMENT,
             channel,
@@ -161,6 +171,8 @@ class SlackNotifier:
         landed = _landed(delivery)
         if landed is None:
             return None, problem or "the announcement could not be posted"
+        if pin and delivery.state is DeliveryState.DELIVERED and delivery.ts:
+            await self.outbox.pin(channel, delivery.ts)
         return ConversationRef(kind=KIND, channel=channel, thread=landed), problem
 
     async def evidence_chart(

@@ -305,6 +305,10 @@ class Outbox:
             is not None
         )
 
+    async def pin(self, channel: str, ts: str) -> bool:
+        """pins.add: pin the message ``ts`` in ``channel``."""
+        return await self._call("pins.add", channel=channel, timestamp=ts) is not None
+
     async def upload_file(
         self,
         channel: str,

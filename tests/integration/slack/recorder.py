@@ -287,6 +287,8 @@ class SlackRecorder:
                 return "invalid_arguments"
         if method == "views.publish":
             return self._home_view_problem(args)
+        if method == "pins.add":
+            return self._pin_problem(args)
         if method == "files.getUploadURLExternal":
             length = str(args.get("length", ""))
             if not args.get("filename") or not length.isdigit() or int(length) <= 0:
@@ -305,6 +307,30 @@ class SlackRecorder:
             if not files or not known:
                 return "file_not_found"
         return ""
+
+    def _pin_problem(self, args: dict[str, Any]) -> str:
+        """pins.add: a channel and the timestamp of a message posted there, not pinned yet."""
+        channel, ts = args.get("channel"), args.get("timestamp")
+        if not channel or not ts:
+            return "invalid_arguments"
+        with self._lock:
+            posted = any(
+                c.method == "chat.postMessage"
+                and c.ok
+                and c.args.get("channel") == channel
+                and c.answer.get("ts") == ts
+                for c in self.calls
+            )
+            pinned = any(
+                c.method == "pins.add"
+                and c.ok
+                and c.answer
+                and (c.args.get("channel"), c.args.get("timestamp")) == (channel, ts)
+                for c in self.calls
+            )
+        if not posted:
+            return "message_not_found"
+        return "already_pinned" if pinned else ""
 
     @staticmethod
     def _home_view_problem(args: dict[str, Any]) -> str:

@@ -101,14 +101,20 @@ def test_declare_status_list_timeline_resolve_postmortem(
 def test_declare_in_a_new_channel(bot: BotProcess, recorder: SlackRecorder) -> None:
     bot.command("declare DECL-TWO payment failures --channel --service payment-gateway", hook="d2")
     created = recorder.wait_for("conversations.create", lambda c: "decl-two" in c.args["name"])[0]
-    assert re.fullmatch(r"inc-[0-9a-f]{10}-decl-two-payment-failures", created.args["name"])
-    invite = recorder.wait_for("conversations.invite")[0]
-    assert invite.args["users"] == "U0ONCALL01"
+    # Named from the incident's short number and its title.
+    assert re.fullmatch(r"inc-[1-9][0-9]*-decl-two-payment-failures", created.args["name"])
     announce = recorder.wait_for(
         "chat.postMessage", lambda c: "DECL-TWO" in c.args.get("text", "")
     )[0]
-    assert announce.args["channel"].startswith("CNEW")
+    channel = announce.args["channel"]
     assert "payment-gateway" in announce.args["text"]
+    # The announcement, posted in the new channel, is its pinned summary.
+    pin = recorder.wait_for("pins.add", lambda c: c.args["channel"] == channel)[0]
+    assert pin.ok and pin.args["timestamp"] == announce.answer["ts"]
+    assert created.answer["channel"]["id"] == channel
+    # The declarer commands it; payment-gateway's responders (services.yaml) join too.
+    invite = recorder.find("conversations.invite", lambda c: c.args["channel"] == channel)
+    assert [c.args["users"] for c in invite] == ["U0ONCALL01,U0PAYSRE02"]
     responded(recorder, "d2", "Declared")
 
 
@@ -143,3 +149,21 @@ def test_recategorize_corrects_the_incident_and_says_so_in_the_channel(
     responded(recorder, "recat-timeline", "triage.corrected")
     bot.command("recategorize inc-ffffffffff latency", hook="recat-missing")
     responded(recorder, "recat-missing", "No incident `inc-ffffffffff`")
+
+
+def test_recategorize_redraws_the_triage_card_with_the_correction(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    bot.command("triage RECAT-CARD checkout pods return 500 errors", hook="recat-triage")
+    filed = responded(recorder, "recat-triage", "Filed as")
+    found = INCIDENT_ID.search(filed.args["text"])
+    assert found is not None
+    recorder.wait_for(
+        "chat.postMessage", lambda c: "RECAT-CARD" in json.dumps(c.args) and "blocks" in c.args
+    )
+    bot.command(f"recategorize {found.group(0)} deployment bad canary", hook="recat-card")
+    responded(recorder, "recat-card", "to *deployment*: bad canary")
+    redrawn = recorder.wait_for(
+        "chat.update", lambda c: "Corrected to *deployment* by <@U0ONCALL01>" in json.dumps(c.args)
+    )[0]
+    assert "Corrected to deployment by <@U0ONCALL01>: bad canary" in redrawn.args["text"]

@@ -63,6 +63,8 @@ def test_channel_names_are_slack_safe() -> None:
     assert name.startswith(incident.id + "-payments-all-declines")
     assert len(name) <= 80 and name == name.lower() and " " not in name
     assert not name.endswith("-")
+    numbered = incident.model_copy(update={"number": 42, "title": "Checkout is down!"})
+    assert channel_name(numbered) == "inc-42-checkout-is-down"
 
 
 def test_recategorize_reads_id_category_severity_and_reason() -> None:

@@ -373,6 +373,28 @@ def test_triage_card_blocks_escape_and_fit(case: str) -> None:
         assert "(cut)" in shown.replace("2 more proposal(s) (cut)", "")
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_a_corrected_card_says_who_corrected_it_to_what(case: str) -> None:
+    text = value(case)
+    hostile = incident(text)
+    hostile.correction = correction(text)
+    ours = incident(text)
+    ours.correction = correction(text).model_copy(update={"by": OURS["user"], "reason": ""})
+    for corrected in (hostile, ours):
+        blocks = triage_card(corrected, triage(text), [], [], make_clean(REDACTOR.redact))
+        shown = next(b for b in blocks if b.get("block_id") == "correction")["text"]["text"]
+        assert_safe_mrkdwn(shown, "correction")
+        assert shown.startswith(":pencil2: Corrected to *security* (SEV1) by ")
+        assert size(shown) <= LIMITS.section_text
+        fallback = render_card_text(corrected, triage(text), [], [], REDACTOR)
+        assert_safe_mrkdwn(fallback, "card text")
+        assert "Corrected to security (SEV1) by " in fallback
+    assert shown.endswith(f"by <@{OURS['user']}>")
+    assert f"Corrected to security (SEV1) by <@{OURS['user']}>\n" in fallback
+    plain_card = triage_card(incident(text), triage(text), [], [], make_clean(REDACTOR.redact))
+    assert not any(b.get("block_id") == "correction" for b in plain_card)
+
+
 def test_a_card_never_has_more_than_fifty_blocks() -> None:
     many = [section(f"block {n}") for n in range(60)]
     kept = within_block_limit(many)
