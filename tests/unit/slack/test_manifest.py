@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import yaml
@@ -37,7 +39,6 @@ def test_manifest_grants_the_scopes_the_bot_uses() -> None:
         "chat:write.public",
         "channels:history",
         "groups:history",
-        "channels:read",
         "usergroups:read",
         "users:read",
         "channels:manage",
@@ -51,3 +52,109 @@ def test_the_usage_hint_names_every_option_the_parser_reads() -> None:
         assert option in hint
     # Slack shows the hint in the composer; it must stay within its 1,000 characters.
     assert len(hint) <= 1000
+
+
+# What each Web API method the bot calls needs from a bot token (Slack's method reference,
+# "Required scopes"). The bot creates public channels only, so conversations.* need
+# channels:manage (groups:write would be for private ones). chat:write.public lets
+# chat.postMessage reach a configured public channel the bot was never invited to.
+METHOD_SCOPES: dict[str, frozenset[str]] = {
+    "chat.postMessage": frozenset({"chat:write", "chat:write.public"}),
+    "chat.update": frozenset({"chat:write"}),
+    "chat.postEphemeral": frozenset({"chat:write"}),
+    "conversations.create": frozenset({"channels:manage"}),
+    "conversations.invite": frozenset({"channels:manage"}),
+    "pins.add": frozenset({"pins:write"}),
+    "usergroups.users.list": frozenset({"usergroups:read"}),
+    "users.info": frozenset({"users:read"}),
+    "views.open": frozenset(),
+    "views.publish": frozenset(),
+    "files.getUploadURLExternal": frozenset({"files:write"}),
+    "files.completeUploadExternal": frozenset({"files:write"}),
+    "auth.test": frozenset(),
+}
+# What each subscribed event needs (Slack's event reference, "Required scopes").
+EVENT_SCOPES: dict[str, frozenset[str]] = {
+    "message.channels": frozenset({"channels:history"}),
+    "message.groups": frozenset({"groups:history"}),
+    "pin_added": frozenset({"pins:read"}),
+    "app_home_opened": frozenset(),
+}
+SLACK_SOURCES = Path(__file__).resolve().parents[3] / "bot" / "slack"
+# A dotted string naming a Web API method of a family the bot could call.
+METHOD_NAME = re.compile(
+    r"(auth|chat|conversations|files|pins|reactions|usergroups|users|views)\.[A-Za-z.]+"
+)
+CLIENT_NAMES = frozenset({"client", "_client"})
+
+
+def methods_the_code_calls() -> set[str]:
+    """Every Web API method named in bot/slack: the method strings handed to api_call (often
+    through a variable or Outbox._call) and slack_sdk's snake_case client methods
+    (``client.users_info(`` is users.info)."""
+    found: set[str] = set()
+    for source in sorted(SLACK_SOURCES.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if METHOD_NAME.fullmatch(node.value):
+                    found.add(node.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+                if name in CLIENT_NAMES and node.func.attr != "api_call":
+                    found.add(node.func.attr.replace("_", "."))
+    return found
+
+
+def events_the_code_listens_to() -> set[str]:
+    """Event types passed to Bolt's ``app.event(...)`` in bot/slack."""
+    found: set[str] = set()
+    for source in sorted(SLACK_SOURCES.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "event"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                found.add(str(node.args[0].value))
+    return found
+
+
+def test_the_scan_sees_every_kind_of_call() -> None:
+    called = methods_the_code_calls()
+    # api_call through a variable, Outbox._call, and a snake_case client method
+    assert {"chat.postMessage", "pins.add", "usergroups.users.list", "auth.test"} <= called
+
+
+def test_every_method_the_code_calls_has_its_scopes_known() -> None:
+    # A new call must be added to METHOD_SCOPES (and its scope to the manifest); a method
+    # nothing calls any more must leave it.
+    assert methods_the_code_calls() == set(METHOD_SCOPES)
+
+
+def test_the_manifest_subscribes_to_exactly_the_events_the_code_handles() -> None:
+    events = yaml.safe_load(MANIFEST.read_text())["settings"]["event_subscriptions"]["bot_events"]
+    assert set(events) == set(EVENT_SCOPES)
+    # Slack delivers message.channels and message.groups as the one "message" event.
+    assert {e.split(".")[0] for e in events} == events_the_code_listens_to()
+
+
+def test_manifest_asks_for_exactly_the_scopes_the_code_uses() -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    needed = {"commands"} if manifest["features"]["slash_commands"] else set()
+    for method in methods_the_code_calls():
+        needed |= METHOD_SCOPES[method]
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        needed |= EVENT_SCOPES[event]
+    assert len(scopes) == len(set(scopes))
+    assert set(scopes) == needed
+    assert "channels:read" not in scopes and "groups:read" not in scopes
+
+
+def test_manifest_declares_the_home_tab_the_code_publishes() -> None:
+    app_home = yaml.safe_load(MANIFEST.read_text())["features"]["app_home"]
+    assert "views.publish" in methods_the_code_calls()
+    assert app_home["home_tab_enabled"] is True
