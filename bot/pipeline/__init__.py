@@ -51,7 +51,14 @@ from dataclasses import dataclass
 
 from bot.pipeline.approvals import Nudge, nudge_due
 from bot.pipeline.breaking_glass import BreakingGlass, GlassResult, GlassStatus
-from bot.pipeline.command import Command, Declared, ResolveResult, ResolveStatus
+from bot.pipeline.command import (
+    Acknowledged,
+    AckStatus,
+    Command,
+    Declared,
+    ResolveResult,
+    ResolveStatus,
+)
 from bot.pipeline.correcting import Corrected, Correcting
 from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
@@ -72,6 +79,8 @@ __all__ = [
     "AgainStatus",
     "Awaiting",
     "Corrected",
+    "Acknowledged",
+    "AckStatus",
     "Declared",
     "DeliveryOptions",
     "Dispatcher",

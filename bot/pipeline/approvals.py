@@ -184,7 +184,8 @@ class Approvals(Watching):
         incident = await self.store.get_incident(request.incident_id)
         if incident.status is not IncidentStatus.OPEN:
             return 0
-        escalate = chosen[-1] is Nudge.ESCALATE
+        # Someone acknowledged the incident: its approvers are reminded, nobody is escalated to.
+        escalate = chosen[-1] is Nudge.ESCALATE and incident.acknowledged_at is None
         await timeline.note(
             self.store,
             incident.id,

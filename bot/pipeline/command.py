@@ -46,6 +46,20 @@ class ResolveResult:
     status: ResolveStatus
 
 
+class AckStatus(StrEnum):
+    ACKNOWLEDGED = "acknowledged"
+    ALREADY = "already_acknowledged"
+    NOT_OPEN = "not_open"
+
+
+@dataclass
+class Acknowledged:
+    """What ``acknowledge`` did, with the incident as stored afterwards."""
+
+    incident: Incident
+    status: AckStatus
+
+
 @dataclass
 class Declared:
     """A declared incident and where it was announced (None: announcing failed, see problem)."""
@@ -163,6 +177,49 @@ class Command(Intake, Triaging):
             incident_id, actor=actor, note=note or "Resolved", now=now
         )
         return ResolveResult(closed, ResolveStatus.RESOLVED)
+
+    async def acknowledge(self, incident_ref: str, user: str, now: datetime) -> Acknowledged:
+        """Someone takes the incident: recorded once; they lead it when nobody does yet.
+
+        An acknowledged incident gets no further escalations (``remind_waiting``).
+        """
+        known = await self.incident(incident_ref)
+        if known.status is not IncidentStatus.OPEN:
+            return Acknowledged(known, AckStatus.NOT_OPEN)
+        # What the last (winning) attempt of ``change`` did.
+        wrote: list[bool] = []
+        took_command: list[bool] = []
+
+        def change(incident: Incident) -> Incident | None:
+            wrote.clear()
+            took_command.clear()
+            if incident.acknowledged_at is not None or incident.status is not IncidentStatus.OPEN:
+                return None
+            wrote.append(True)
+            incident.acknowledged_at = now
+            incident.acknowledged_by = user
+            if incident.commander is None:
+                incident.commander = user
+                took_command.append(True)
+            incident.updated_at = now
+            return incident
+
+        stored = await mutate_incident(self.store, known.id, change, known=known)
+        if not wrote:
+            status = AckStatus.NOT_OPEN if stored.acknowledged_at is None else AckStatus.ALREADY
+            return Acknowledged(stored, status)
+        lead = " and took command" if took_command else ""
+        await timeline.note(
+            self.store,
+            stored.id,
+            at=now,
+            actor=user,
+            kind=EventKind.INCIDENT_ACKNOWLEDGED,
+            message=f"Acknowledged{lead}",
+        )
+        # The card drops its Acknowledge button.
+        await self.refresh_incident_card(stored.id)
+        return Acknowledged(stored, AckStatus.ACKNOWLEDGED)
 
     async def may_resolve(self, incident: Incident, actor: str) -> bool:
         """The commander, the service's eligible approvers and the admins may resolve."""

@@ -18,6 +18,8 @@ class ActionId(StrEnum):
     UNDO = "request_undo"
     # A freeze-blocked request's Break glass (value: its id); opens the justification modal.
     BREAK_GLASS = "request_break_glass"
+    # The card's Acknowledge (value: the incident id); shown until someone acknowledges.
+    ACKNOWLEDGE = "incident_acknowledge"
 
 
 # The ``callback_id`` of the break-glass modal, and its one input (block id = action id).

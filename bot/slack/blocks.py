@@ -459,6 +459,19 @@ def proposal_blocks(
     return blocks
 
 
+def acknowledge_blocks(incident: Incident) -> list[Block]:
+    """Acknowledge, while the incident is open and nobody has acknowledged it (value: its id)."""
+    if incident.status is not IncidentStatus.OPEN or incident.acknowledged_at is not None:
+        return []
+    return [
+        {
+            "type": "actions",
+            "block_id": f"ack:{incident.id}",
+            "elements": [button("Acknowledge", ActionId.ACKNOWLEDGE, incident.id, "primary")],
+        }
+    ]
+
+
 def feedback_blocks(incident: Incident, triage: Triage) -> list[Block]:
     """Helpful / not helpful buttons: value is the triage id, the block id names the incident."""
     return [
@@ -513,6 +526,7 @@ def triage_card(
     if len(requests) > MAX_PROPOSALS:
         hidden = len(requests) - MAX_PROPOSALS
         blocks.append(context(f"_…and {hidden} more proposal(s) (cut): see `/incident status`_"))
+    blocks.extend(acknowledge_blocks(incident))
     blocks.extend(feedback_blocks(incident, triage))
     kept = within_block_limit(blocks, LIMITS.blocks_per_message - 1)
     return [*kept, ids_context(incident, triage, requests, clean)]

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.clock import utcnow
 from bot.errors import NotFound
 from bot.models import Category, ConversationRef, Incident, IncidentStatus, Severity
-from bot.pipeline import ResolveStatus
+from bot.pipeline import AckStatus, ResolveStatus
 from bot.postmortem import Escaping, build_postmortem, people_in
 from bot.slack import messages
 from bot.slack.markup import LIMITS, code, markdown, visible
@@ -96,7 +96,7 @@ def _check(invocation: Invocation) -> None:
         raise UsageError("`update` needs the text of the update.")
     elif sub in NEEDS_ID and not args:
         raise UsageError(f"`{sub}` needs an incident id.")
-    elif sub in ("timeline", "postmortem", "status") and len(args) > 1:
+    elif sub in ("timeline", "postmortem", "status", "ack") and len(args) > 1:
         raise UsageError(f"`{sub}` takes one incident id.")
     elif sub in ("list", "help") and args:
         raise UsageError(f"`{sub}` takes no arguments.")
@@ -197,6 +197,7 @@ class IncidentCommand:
             "resolve": self.resolve,
             "postmortem": self.postmortem,
             "note": self.note,
+            "ack": self.acknowledge,
             "update": self.update,
             "recategorize": self.recategorize,
         }
@@ -344,6 +345,24 @@ class IncidentCommand:
         )
         text = messages.recategorized(corrected.incident, corrected.correction)
         await self._respond(caller, text, True)
+
+    async def acknowledge(self, invocation: Invocation, caller: Caller) -> None:
+        """Take the incident named, or this channel's: stops escalation, leads it if nobody does."""
+        if invocation.args:
+            incident = await self._incident(caller, invocation.args[0])
+        else:
+            incident = await self.pipeline.incident_in(caller.channel_id)
+            if incident is None:
+                await self._respond(caller, messages.no_incident_here())
+        if incident is None:
+            return
+        result = await self.pipeline.acknowledge(incident.id, caller.user_id, utcnow())
+        if result.status is AckStatus.ACKNOWLEDGED:
+            await self._respond(caller, messages.acknowledged(result.incident), True)
+        elif result.status is AckStatus.ALREADY:
+            await self._respond(caller, messages.already_acknowledged(result.incident))
+        else:
+            await self._respond(caller, messages.already_resolved(result.incident))
 
     async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
         """The post-incident review, always as a markdown file (display names, not ids)."""

@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.actions import VoteStatus
 from bot.clock import utcnow
 from bot.models import ConversationRef, Vote
+from bot.pipeline import AckStatus
 from bot.slack import messages
 from bot.slack.action_ids import FEEDBACK_ACTIONS, VOTE_ACTIONS, ActionId
 from bot.slack.runtime import SlackRuntime
@@ -146,6 +147,30 @@ class ClickHandlers:
         await self._reply(click, messages.feedback_thanks(helpful))
 
 
+    async def on_acknowledge(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """Acknowledge: ack, then take the incident through the pipeline (the card refreshes)."""
+        await ack()
+        click = read_click(body, action)
+        self.runtime.after_ack(
+            self.take(click), f"ack:{click.value}", lambda t: self._reply(click, t)
+        )
+
+    async def take(self, click: Click) -> None:
+        """Acknowledge the incident named by the button; answer the clicker."""
+        if not ID_SHAPE.match(click.value):
+            await self._reply(click, messages.known_error("That incident no longer exists."))
+            return
+        result = await self.runtime.pipeline.acknowledge(click.value, click.user_id, utcnow())
+        if result.status is AckStatus.ACKNOWLEDGED:
+            await self._reply(click, messages.acknowledged(result.incident))
+        elif result.status is AckStatus.ALREADY:
+            await self._reply(click, messages.already_acknowledged(result.incident))
+        else:
+            await self._reply(click, messages.already_resolved(result.incident))
+
+
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the button listeners to the Bolt app."""
     handlers = ClickHandlers(runtime)
@@ -154,3 +179,4 @@ def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     for action_id in FEEDBACK_ACTIONS:
         app.action(action_id.value)(handlers.on_feedback)
     app.action(ActionId.REQUEST_AGAIN.value)(handlers.on_again)
+    app.action(ActionId.ACKNOWLEDGE.value)(handlers.on_acknowledge)

@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     "resolve": "resolve <incident-id> [note]",
     "postmortem": "postmortem <incident-id>",
     "note": "note [incident-id] <text>",
+    "ack": "ack [incident-id]",
     "update": "update [incident-id] <text>",
     "recategorize": "recategorize <incident-id> <category> [SEV0-SEV3] [reason]",
     "help": "help",
@@ -209,6 +210,22 @@ def resolved(incident: Incident, user_id: str, note: str) -> str:
 def already_resolved(incident: Incident) -> str:
     """Resolve on an incident that is closed already."""
     return f"`{code(incident.id)}` is already resolved."
+
+
+def acknowledged(incident: Incident) -> str:
+    """Announcement that someone took the incident (and who leads it now)."""
+    who = mention(incident.acknowledged_by or "")
+    lead = f"; {mention(incident.commander)} leads it" if incident.commander else ""
+    return (
+        f":raising_hand: {who} acknowledged `{code(incident.reference)}`{lead}. "
+        "No further escalations."
+    )
+
+
+def already_acknowledged(incident: Incident) -> str:
+    """Acknowledge on an incident someone took already."""
+    who = mention(incident.acknowledged_by or "")
+    return f"`{code(incident.reference)}` was already acknowledged by {who}."
 
 
 def unknown_request() -> str:

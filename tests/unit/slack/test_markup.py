@@ -158,6 +158,14 @@ def alert(text: str, labels: int = 10_000) -> Alert:
     )
 
 
+def acked(text: str) -> Incident:
+    taken = incident(text)
+    taken.acknowledged_at = NOW
+    taken.acknowledged_by = text
+    taken.commander = text
+    return taken
+
+
 def triage(text: str) -> Triage:
     return Triage(
         incident_id="inc-0000000001",
@@ -197,6 +205,8 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "triage_skipped": lambda t: messages.triage_skipped(incident(t)),
     "resolved": lambda t: messages.resolved(incident(t), t, t),
     "already_resolved": lambda t: messages.already_resolved(incident(t)),
+    "acknowledged": lambda t: messages.acknowledged(acked(t)),
+    "already_acknowledged": lambda t: messages.already_acknowledged(acked(t)),
     "unknown_request": lambda t: messages.unknown_request(),
     "vote_refused": lambda t: messages.vote_refused(t),
     "request_note": lambda t: messages.request_note(request(t, ActionState.FAILED), t, t),
