@@ -255,14 +255,27 @@ class IncidentCommand:
         if result is None:
             await self._respond(caller, messages.triage_skipped(incident))
 
+    async def _named_or_here(
+        self, caller: Caller, words: list[str], *, leading_text: bool = False
+    ) -> tuple[Incident | None, list[str]]:
+        """The incident named by the first word, else this channel's; with the other words.
+
+        ``leading_text``: the first word counts as an id only when it looks like one and more
+        words follow (``note`` and ``update`` take free text after it). A miss is answered.
+        """
+        named = bool(words) and (
+            not leading_text or (len(words) > 1 and INCIDENT_ID.match(words[0]) is not None)
+        )
+        if named:
+            return await self._incident(caller, words[0]), words[1:]
+        incident = await self.pipeline.incident_in(caller.channel_id)
+        if incident is None:
+            await self._respond(caller, messages.no_incident_here())
+        return incident, words
+
     async def status(self, invocation: Invocation, caller: Caller) -> None:
         """One incident's status: the id given, or the open incident of this channel."""
-        if invocation.args:
-            incident = await self._incident(caller, invocation.args[0])
-        else:
-            incident = await self.pipeline.incident_in(caller.channel_id)
-            if incident is None:
-                await self._respond(caller, messages.no_incident_here())
+        incident, _ = await self._named_or_here(caller, invocation.args)
         if incident is not None:
             requests = await self.pipeline.requests_of(incident.id)
             await self._respond(caller, messages.incident_status(incident, requests))
@@ -297,14 +310,7 @@ class IncidentCommand:
 
     async def note(self, invocation: Invocation, caller: Caller) -> None:
         """Write a note on the timeline of the incident named first, or of this channel's."""
-        words = invocation.args
-        if len(words) > 1 and INCIDENT_ID.match(words[0]):
-            incident = await self._incident(caller, words[0])
-            words = words[1:]
-        else:
-            incident = await self.pipeline.incident_in(caller.channel_id)
-            if incident is None:
-                await self._respond(caller, messages.no_incident_here())
+        incident, words = await self._named_or_here(caller, invocation.args, leading_text=True)
         if incident is None:
             return
         text = " ".join(words)
@@ -314,14 +320,7 @@ class IncidentCommand:
     async def update(self, invocation: Invocation, caller: Caller) -> None:
         """Post a status update on the incident named first, or on this channel's: in its
         conversation and the broadcast channel (the Notifier), on its timeline."""
-        words = invocation.args
-        if len(words) > 1 and INCIDENT_ID.match(words[0]):
-            incident = await self._incident(caller, words[0])
-            words = words[1:]
-        else:
-            incident = await self.pipeline.incident_in(caller.channel_id)
-            if incident is None:
-                await self._respond(caller, messages.no_incident_here())
+        incident, words = await self._named_or_here(caller, invocation.args, leading_text=True)
         if incident is None:
             return
         posted = await self.pipeline.post_update(
@@ -348,12 +347,7 @@ class IncidentCommand:
 
     async def acknowledge(self, invocation: Invocation, caller: Caller) -> None:
         """Take the incident named, or this channel's: stops escalation, leads it if nobody does."""
-        if invocation.args:
-            incident = await self._incident(caller, invocation.args[0])
-        else:
-            incident = await self.pipeline.incident_in(caller.channel_id)
-            if incident is None:
-                await self._respond(caller, messages.no_incident_here())
+        incident, _ = await self._named_or_here(caller, invocation.args)
         if incident is None:
             return
         result = await self.pipeline.acknowledge(incident.id, caller.user_id, utcnow())
