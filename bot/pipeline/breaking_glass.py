@@ -12,14 +12,13 @@ the security channel is told (``Notifier.glass_broken``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot import actions, metrics, timeline
+from bot import metrics, timeline
 from bot.errors import NotFound
 from bot.models import (
-    OPEN_ACTION_STATES,
     ActionRequest,
     ActionState,
     BreakGlass,
@@ -96,33 +95,16 @@ class BreakingGlass(Executions):
         if earlier is not None:
             return GlassResult(GlassStatus.ALREADY_BROKEN, earlier, blocked)
         glass = BreakGlass(by=user_id, at=now, justification=text, of_request=blocked.id)
-        base = await actions.evaluation_context(self.store, blocked, now, {})
-        context = replace(
-            base,
-            requester=user_id,
-            approvals=(),
-            pending_actions=sum(1 for r in siblings if r.state in OPEN_ACTION_STATES),
-            break_glass=glass,
+        decision = await self.judge_follow_up(
+            blocked, blocked.proposal, siblings, user_id, now, break_glass=glass
         )
-        decision = self.policy.evaluate(blocked.proposal, context)
         broken = [hit.reason for hit in decision.reasons if hit.rule_id == GLASS_RULE]
         if decision.outcome is DecisionOutcome.DENY or not broken:
             why = "; ".join(decision.denials) or "no freeze that allows break glass blocks it now"
             return GlassResult(GlassStatus.NOT_ALLOWED, blocked=blocked, problem=why)
-        metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()
         glass.freezes = broken
-        request = await actions.open_request(
-            self.store,
-            incident_id=incident.id,
-            triage_id=blocked.triage_id,
-            proposal=blocked.proposal,
-            decision=decision,
-            policy=self.policy,
-            requested_by=user_id,
-            now=now,
-            ttl_seconds=self.options.approval_ttl_seconds,
-            redactor=self.redactor,
-            break_glass=glass,
+        request = await self.file_follow_up(
+            blocked, blocked.proposal, decision, user_id, now, break_glass=glass
         )
         metrics.BREAK_GLASS.labels(blocked.proposal.action).inc()
         await timeline.note(
@@ -139,8 +121,6 @@ class BreakingGlass(Executions):
             justification=text,
             freezes=broken,
         )
-        if blocked.card is not None:
-            request = await self.remember_card(request.id, blocked.card)
         await self.notifier.glass_broken(incident, request)
         await self.refresh_card(incident, request)
         return GlassResult(GlassStatus.FILED, request, blocked)

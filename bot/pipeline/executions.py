@@ -10,7 +10,7 @@ again; a person may ask for the action again, which files a new request through 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -20,11 +20,14 @@ from bot.models import (
     OPEN_ACTION_STATES,
     ActionRequest,
     ActionState,
+    BreakGlass,
+    Decision,
     DecisionOutcome,
+    Incident,
     IncidentStatus,
+    Proposal,
 )
 from bot.pipeline.diagnostics import Diagnostics
-from bot.policy import EvaluationContext
 
 log = logging.getLogger(__name__)
 
@@ -104,37 +107,82 @@ class Executions(Diagnostics):
         earlier = next((r for r in siblings if r.retry_of == previous.id), None)
         if earlier is not None:
             return AgainResult(AgainStatus.ALREADY_ASKED, earlier, previous)
-        base = await actions.evaluation_context(self.store, previous, now, {})
-        open_count = sum(1 for r in siblings if r.state in OPEN_ACTION_STATES)
-        context = EvaluationContext(
-            category=base.category,
-            severity=incident.severity,
-            confidence=base.confidence,
-            now=now,
-            requester=user_id,
-            pending_actions=open_count,
+        decision = await self.judge_follow_up(previous, previous.proposal, siblings, user_id, now)
+        request = await self.file_follow_up(
+            previous, previous.proposal, decision, user_id, now, retry_of=previous.id
         )
-        decision = self.policy.evaluate(previous.proposal, context)
+        request = await self.show_follow_up(incident, request, now)
+        return AgainResult(AgainStatus.FILED, request, previous)
+
+    # a follow-up request: asked again, an undo, a break-glass ------------------------------
+    async def judge_follow_up(
+        self,
+        source: ActionRequest,
+        proposal: Proposal,
+        siblings: list[ActionRequest],
+        user_id: str,
+        now: datetime,
+        *,
+        break_glass: BreakGlass | None = None,
+    ) -> Decision:
+        """Policy's decision on a request filed from ``source`` by a person.
+
+        Judged afresh: the incident's triage (or correction), severity and look-alike flags as
+        ``source`` was judged with, ``user_id`` as requester, no votes yet, the open requests
+        counted, and the break-glass record only when this request carries one.
+        """
+        base = await actions.evaluation_context(self.store, source, now, {})
+        context = replace(
+            base,
+            requester=user_id,
+            approvals=(),
+            pending_actions=sum(1 for r in siblings if r.state in OPEN_ACTION_STATES),
+            break_glass=break_glass,
+        )
+        return self.policy.evaluate(proposal, context)
+
+    async def file_follow_up(
+        self,
+        source: ActionRequest,
+        proposal: Proposal,
+        decision: Decision,
+        user_id: str,
+        now: datetime,
+        *,
+        retry_of: str | None = None,
+        undo_of: str | None = None,
+        break_glass: BreakGlass | None = None,
+    ) -> ActionRequest:
+        """Store the judged follow-up of ``source`` on its triage and card, linked to it as
+        asked again (``retry_of``), undone (``undo_of``) or filed past a freeze."""
         metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()
         request = await actions.open_request(
             self.store,
-            incident_id=incident.id,
-            triage_id=previous.triage_id,
-            proposal=previous.proposal,
+            incident_id=source.incident_id,
+            triage_id=source.triage_id,
+            proposal=proposal,
             decision=decision,
             policy=self.policy,
             requested_by=user_id,
             now=now,
             ttl_seconds=self.options.approval_ttl_seconds,
-            retry_of=previous.id,
             redactor=self.redactor,
+            retry_of=retry_of,
+            undo_of=undo_of,
+            break_glass=break_glass,
         )
-        if previous.card is not None:
-            request = await self.remember_card(request.id, previous.card)
-        if decision.outcome is DecisionOutcome.ALLOW:
-            # Policy needs no approval for it (read-only): run it, as a triage's would.
-            groups = await self.directory.members(decision.eligible_approvers)
+        if source.card is not None:
+            request = await self.remember_card(request.id, source.card)
+        return request
+
+    async def show_follow_up(
+        self, incident: Incident, request: ActionRequest, now: datetime
+    ) -> ActionRequest:
+        """Run a follow-up policy allows outright (read-only), as a triage's would; then tell
+        the thread and refresh the card."""
+        if request.decision.outcome is DecisionOutcome.ALLOW:
+            groups = await self.directory.members(request.decision.eligible_approvers)
             request = (await self.execute_request(request.id, now, groups)).request
         await self.notifier.request_updated(incident, request)
         await self.refresh_card(incident, request)
-        return AgainResult(AgainStatus.FILED, request, previous)
+        return request

@@ -15,18 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot import actions, metrics, timeline
+from bot import metrics, timeline
 from bot.actions.captures import inverse_proposal, undo_problem
 from bot.errors import NotFound
 from bot.models import (
-    OPEN_ACTION_STATES,
     ActionRequest,
-    DecisionOutcome,
     EventKind,
     IncidentStatus,
 )
 from bot.pipeline.executions import Executions
-from bot.policy import EvaluationContext
 
 log = logging.getLogger(__name__)
 
@@ -79,30 +76,9 @@ class Undoing(Executions):
         if earlier is not None:
             return UndoResult(UndoStatus.ALREADY_UNDONE, earlier, original)
         proposal = inverse_proposal(self.policy, original)
-        base = await actions.evaluation_context(self.store, original, now, {})
-        context = EvaluationContext(
-            category=base.category,
-            severity=incident.severity,
-            confidence=base.confidence,
-            now=now,
-            requester=user_id,
-            pending_actions=sum(1 for r in siblings if r.state in OPEN_ACTION_STATES),
-            service_flags=base.service_flags,
-        )
-        decision = self.policy.evaluate(proposal, context)
-        metrics.POLICY_DECISIONS.labels(decision.outcome.value).inc()
-        request = await actions.open_request(
-            self.store,
-            incident_id=incident.id,
-            triage_id=original.triage_id,
-            proposal=proposal,
-            decision=decision,
-            policy=self.policy,
-            requested_by=user_id,
-            now=now,
-            ttl_seconds=self.options.approval_ttl_seconds,
-            redactor=self.redactor,
-            undo_of=original.id,
+        decision = await self.judge_follow_up(original, proposal, siblings, user_id, now)
+        request = await self.file_follow_up(
+            original, proposal, decision, user_id, now, undo_of=original.id
         )
         metrics.UNDO_REQUESTS.labels(original.proposal.action).inc()
         captured = ", ".join(f"{c.name}={c.value}" for c in original.captures)
@@ -117,12 +93,5 @@ class Undoing(Executions):
             request_id=request.id,
             undo_of=original.id,
         )
-        if original.card is not None:
-            request = await self.remember_card(request.id, original.card)
-        if decision.outcome is DecisionOutcome.ALLOW:
-            # An inverse policy allows outright (read-only) runs as any allowed request does.
-            groups = await self.directory.members(decision.eligible_approvers)
-            request = (await self.execute_request(request.id, now, groups)).request
-        await self.notifier.request_updated(incident, request)
-        await self.refresh_card(incident, request)
+        request = await self.show_follow_up(incident, request, now)
         return UndoResult(UndoStatus.FILED, request, original)

@@ -99,3 +99,17 @@ async def test_clean_alert_needs_one_approval(pipeline: Pipeline) -> None:
     assert (await pipeline.store.get_action_request(first)).decision.approvals_required == 1
     await pipeline.vote(first, "U0CARTDEV1", "approve", NOW)
     assert (await pipeline.store.get_action_request(first)).state is ActionState.SUCCEEDED
+
+
+async def test_asking_again_keeps_the_lookalike_flags(pipeline: Pipeline) -> None:
+    """A failed request on a look-alike incident asked for again is judged with the flags."""
+    incident_id, request_ids = await _triaged(pipeline, "cart\u200b-service")
+    failed = await pipeline.store.get_action_request(request_ids[0])
+    failed.state = ActionState.FAILED
+    await pipeline.store.update_action_request(failed)
+
+    again = await pipeline.request_again(failed.id, "U0CARTDEV1", NOW)
+    assert again.request is not None and again.request.retry_of == failed.id
+    rules = [h.rule_id for h in again.request.decision.reasons]
+    assert "service.lookalike_incident" in rules
+    assert again.request.decision.approvals_required == 2
