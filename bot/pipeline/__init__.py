@@ -36,7 +36,8 @@
                    deleted, a bounded batch per run, one replica at a time       (``prune``)
     notes.py       notes (``/incident note``) and pins in the incident channel, on the timeline
     updates.py     status updates (``/incident update``): timeline, last-update time, posted in
-                   the incident's conversation and the broadcast channel    (``post_update``)
+                   the incident's conversation and the broadcast channel    (``post_update``);
+                   a person sets the severity                         (``change_severity``)
     waiting.py     what waits for one person: approvals, incidents they command, SEV0/SEV1
     stage.py       the ports every stage works with, and card bookkeeping they share
 
@@ -70,7 +71,7 @@ from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 from bot.pipeline.undoing import Undoing, UndoResult, UndoStatus
-from bot.pipeline.updates import Updates
+from bot.pipeline.updates import SeverityChange, SeverityStatus, Updates
 from bot.pipeline.verification import Verifying
 from bot.pipeline.waiting import Awaiting, Waiting
 
@@ -94,6 +95,8 @@ __all__ = [
     "Pruned",
     "ResolveResult",
     "ResolveStatus",
+    "SeverityChange",
+    "SeverityStatus",
     "TriageQueue",
     "TriageResult",
     "UndoResult",

@@ -11,6 +11,7 @@ from enum import StrEnum
 from bot import timeline
 from bot.errors import NotFound
 from bot.incidents import mutate_incident
+from bot.ingest import parse_payload
 from bot.models import (
     NUMBER_PREFIX,
     ActionRequest,
@@ -20,6 +21,7 @@ from bot.models import (
     Feedback,
     Incident,
     IncidentStatus,
+    RawPayload,
     Severity,
 )
 from bot.pipeline.intake import Intake
@@ -28,6 +30,7 @@ from bot.policy.approvers import is_eligible
 from bot.postmortem import PostmortemFacts
 
 TITLE_CHARS = 200
+DESCRIPTION_CHARS = 3_000
 # How people name an incident by its number: INC-42 (any case).
 NUMBERED = re.compile(rf"^{NUMBER_PREFIX}([0-9]{{1,9}})$", re.IGNORECASE)
 
@@ -82,8 +85,15 @@ class Command(Intake, Triaging):
         *,
         asked_in: ConversationRef | None = None,
         new_channel: bool = False,
+        description: str = "",
     ) -> Declared:
-        """Open an incident a person declared (no alert); they become its commander."""
+        """Open an incident a person declared; they become its commander.
+
+        The title and ``description`` are filed as the incident's first alert, which is what
+        its triage reads: run ``triage_incident`` with the declarer as requester once they have
+        their answer (the untriaged sweep catches it should that never happen). Triage never
+        lowers the severity the declarer chose, and leaves the commander alone.
+        """
         incident = Incident(
             title=title[:TITLE_CHARS],
             service=service,
@@ -102,6 +112,7 @@ class Command(Intake, Triaging):
             message=f"Declared {severity.value}: {incident.title}",
             service=service,
         )
+        await self._declared_alert(incident, description, now)
         if asked_in is None:
             return Declared(incident, None)
         spec = self.policy.resolve_service(service).spec
@@ -115,6 +126,29 @@ class Command(Intake, Triaging):
         if where is not None:
             incident = await self._set_conversation(incident.id, where)
         return Declared(incident, where, problem)
+
+    async def _declared_alert(self, incident: Incident, description: str, now: datetime) -> None:
+        """What the declarer wrote, stored as the declared incident's one alert (counted)."""
+        payload = {
+            "title": incident.title,
+            "description": description[:DESCRIPTION_CHARS],
+            "service": incident.service,
+            "source": "declared",
+            "labels": {"declared_by": incident.commander or ""},
+        }
+        body = json.dumps(payload).encode()
+        parsed = parse_payload(
+            "generic", body, "application/json", received_at=now, options=self.options.ingest
+        )
+        raw = RawPayload(
+            source="generic",
+            content_type="application/json",
+            body=self._raw_text(body),
+            received_at=now,
+        )
+        for alert in parsed.alerts:
+            alert.raw_ref, alert.incident_id = raw.id, incident.id
+        await self.store.add_alerts(parsed.alerts, {incident.id: len(parsed.alerts)}, raw=raw)
 
     async def _set_conversation(self, incident_id: str, where: ConversationRef) -> Incident:
         def change(incident: Incident) -> Incident:
