@@ -39,14 +39,16 @@ async def mutate_incident(
     return stored
 
 
-def candidate_for(alert: Alert, now: datetime) -> Incident:
-    """The incident a first firing alert would open."""
+def candidate_for(alert: Alert, now: datetime, commander: str | None = None) -> Incident:
+    """The incident a first firing alert would open, led by ``commander`` when one is known
+    (the service's on-call commander, or the person whose report it is)."""
     return Incident(
         title=alert.title[:200],
         service=alert.service,
         service_flags=list(alert.service_flags),
         severity=alert.severity_hint or Severity.SEV3,
         group_key=alert.group_key,
+        commander=commander,
         created_at=now,
         updated_at=now,
     )

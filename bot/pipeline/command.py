@@ -157,17 +157,6 @@ class Command(Intake, Triaging):
 
         return await mutate_incident(self.store, incident_id, change)
 
-    async def _take_command(self, incident_id: str, person: str) -> Incident:
-        # The person whose report opened an incident leads it (and may resolve it), like a
-        # declarer; an incident that already has a commander keeps them.
-        def change(incident: Incident) -> Incident | None:
-            if incident.commander is not None:
-                return None
-            incident.commander = person
-            return incident
-
-        return await mutate_incident(self.store, incident_id, change)
-
     async def report(
         self,
         text: str,
@@ -185,16 +174,16 @@ class Command(Intake, Triaging):
             "source": "slack-command",
             "labels": {"reported_by": reporter},
         }
+        # The person whose report opens an incident leads it (and may resolve it), like a
+        # declarer; an incident it joins keeps its commander.
         receipt = await self.ingest(
-            "generic", json.dumps(payload).encode(), "application/json", now
+            "generic", json.dumps(payload).encode(), "application/json", now, commander=reporter
         )
         if not receipt.incident_ids:
             raise NotFound("the report did not open an incident")
         incident = await self.store.get_incident(receipt.incident_ids[0])
         if incident.conversation is None and asked_in is not None:
             incident = await self._set_conversation(incident.id, asked_in)
-        if incident.id in receipt.new_incident_ids and incident.commander is None:
-            incident = await self._take_command(incident.id, reporter)
         result = await self.triage_incident(incident.id, now, requester=reporter, force=True)
         return incident, result
 

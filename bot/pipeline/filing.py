@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,6 +46,8 @@ class Filer:
     store: Store
     coordination: Coordination
     rule: StormRule
+    # Who leads an incident this alert opens (its service's on-call commander), if anyone.
+    lead: Callable[[Alert], str | None] = lambda alert: None
     # what this payload did to storm incidents, written by ``settle``
     storms: set[str] = field(default_factory=set)
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
@@ -74,11 +77,11 @@ class Filer:
                 key = await self.coordination.join_lease(
                     storm.STORM_LEASE, proposed, now, self.rule.window_seconds
                 )
-                candidate = storm.storm_candidate(alert, key, now)
+                candidate = storm.storm_candidate(alert, key, now, self.lead(alert))
                 incident, created = await self.store.open_incident_for_group(candidate)
                 self._storm = incident
                 return await self._join(incident, alert, now, created=created)
-        candidate = incidents.candidate_for(alert, now)
+        candidate = incidents.candidate_for(alert, now, self.lead(alert))
         candidate.conversation = conversation
         incident, created = await self.store.open_incident_for_group(candidate)
         return Placement(incident, created)

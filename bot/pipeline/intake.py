@@ -11,6 +11,7 @@ from typing import Any
 from bot import actions, incidents, metrics, timeline
 from bot.ingest import parse_payload
 from bot.models import (
+    BOT_ACTOR,
     Alert,
     AlertStatus,
     ConversationRef,
@@ -18,6 +19,7 @@ from bot.models import (
     Incident,
     IncidentStatus,
     RawPayload,
+    Role,
 )
 from bot.pipeline.filing import Filer
 from bot.pipeline.stage import Stage
@@ -65,6 +67,8 @@ class _Filing:
     alerts: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     # Incidents this payload opened, or a storm absorbs: no follow-up note for those.
     quiet: set[str] = field(default_factory=set)
+    # The person whose report this payload is (they lead what it opens), if any.
+    reporter: str | None = None
 
 
 class Intake(Stage):
@@ -100,8 +104,14 @@ class Intake(Stage):
         now: datetime,
         *,
         conversation: ConversationRef | None = None,
+        commander: str | None = None,
     ) -> IngestReceipt:
-        """Parse a payload, keep its raw bytes, and file each alert under an incident."""
+        """Parse a payload, keep its raw bytes, and file each alert under an incident.
+
+        An incident the payload opens is led by ``commander`` (a person's report: the
+        reporter), else by its service's on-call commander (``oncall.commander``), else by
+        nobody until someone acknowledges it.
+        """
         parsed = parse_payload(
             source, body, content_type, received_at=now, options=self.options.ingest
         )
@@ -114,7 +124,15 @@ class Intake(Stage):
         receipt = IngestReceipt(
             source=source, received=len(parsed.alerts), truncated=parsed.truncated
         )
-        filed = _Filing(Filer(self.store, self.coordination, self.options.storm))
+        filed = _Filing(
+            Filer(
+                self.store,
+                self.coordination,
+                self.options.storm,
+                lead=lambda alert: commander or self.oncall_commander(alert.service),
+            ),
+            reporter=commander,
+        )
         for alert in parsed.alerts:
             alert.raw_ref = raw.id
             await self._place_alert(alert, now, receipt, filed, conversation)
@@ -182,6 +200,35 @@ class Intake(Stage):
                 group_key=alert.group_key,
                 alert_id=alert.id,
             )
+            if incident.commander is not None:
+                await self._note_lead(incident, filed.reporter, now)
+
+    def oncall_commander(self, service: str) -> str | None:
+        """The on-call commander of a known service (``oncall.commander``); a look-alike or
+        unknown name has none."""
+        spec = self.policy.resolve_service(service).spec
+        return spec.oncall.commander if spec is not None else None
+
+    async def _note_lead(self, incident: Incident, reporter: str | None, now: datetime) -> None:
+        """Say on the timeline who leads an incident from its first moment, and why."""
+        lead = incident.commander or ""
+        if reporter is not None and lead == reporter:
+            actor, source, message = reporter, "reporter", f"{lead} reported it and leads it"
+        else:
+            actor, source = BOT_ACTOR, "oncall"
+            message = f"On-call commander {lead} of {incident.service} assigned as commander"
+        await timeline.note(
+            self.store,
+            incident.id,
+            at=now,
+            actor=actor,
+            kind=EventKind.INCIDENT_ROLE_ASSIGNED,
+            message=message,
+            role=Role.COMMANDER.value,
+            user=lead,
+            previous=None,
+            source=source,
+        )
 
     def _opened_by(self, alert: Alert, in_storm: bool) -> str:
         if not in_storm:

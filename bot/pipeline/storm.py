@@ -98,13 +98,17 @@ def storm_service(current: str, joining: Iterable[str]) -> str:
     return current if len(services) == 1 else MULTIPLE_SERVICES
 
 
-def storm_candidate(alert: Alert, key: str, now: datetime) -> Incident:
-    """The storm incident the first folded alert would open."""
+def storm_candidate(
+    alert: Alert, key: str, now: datetime, commander: str | None = None
+) -> Incident:
+    """The storm incident the first folded alert would open, led by ``commander`` (the first
+    alert's service's on-call commander) when one is known."""
     return Incident(
         title=storm_title(1, 1),
         service=alert.service,
         severity=alert.severity_hint or Severity.SEV3,
         group_key=key,
+        commander=commander,
         created_at=now,
         updated_at=now,
     )

@@ -53,7 +53,9 @@ def test_unapproved_request_is_reminded_escalated_and_expired(
     escalation = recorder.wait_for(
         "chat.postMessage", lambda c: "nobody has acted" in c.args.get("text", "")
     )[0]
-    assert "<!here>" in escalation.args["text"]
+    # The on-call commander of checkout leads the alert's incident: they are escalated to.
+    assert "<@U0CHKONCALL>" in escalation.args["text"]
+    assert "<!here>" not in escalation.args["text"]
 
     recorder.wait_for(
         "chat.update",
