@@ -9,6 +9,7 @@ breaks one is answered ``ok: false`` like Slack would, recorded with the reason,
 ``wait_for`` fails on it, so every test that waits for a message also checks its size. The
 external file upload (files.getUploadURLExternal → POST to the upload URL →
 files.completeUploadExternal) is served too; uploaded bytes are kept in ``uploads``.
+A method outside ``WEB_API_METHODS`` is answered ``unknown_method``, as Slack does.
 
 The model endpoint (``/v1/chat/completions``) answers like an OpenAI-compatible server with a
 triage chosen by which scripted keyword appears in the prompt, so each test controls the
@@ -110,6 +111,26 @@ class Upload:
 
 HOME_BLOCKS = 100  # views.publish of a Home tab
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+# The Web API methods this stand-in implements; any other is answered like Slack answers a
+# method it does not have, ``unknown_method`` (recorded as rejected, so ``wait_for`` fails on it).
+WEB_API_METHODS = frozenset(
+    {
+        "apps.connections.open",
+        "auth.test",
+        "chat.postEphemeral",
+        "chat.postMessage",
+        "chat.update",
+        "conversations.create",
+        "conversations.invite",
+        "files.completeUploadExternal",
+        "files.getUploadURLExternal",
+        "pins.add",
+        "usergroups.users.list",
+        "users.info",
+        "views.open",
+        "views.publish",
+    }
+)
 
 
 class SlackRecorder:
@@ -251,7 +272,12 @@ class SlackRecorder:
             if failure is not None:
                 pending.remove(failure)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        problem = "" if failure else self._problem(method, args)
+        if failure is not None:
+            problem = ""
+        elif method not in WEB_API_METHODS:
+            problem = "unknown_method"
+        else:
+            problem = self._problem(method, args)
         status = failure.status if failure else 200
         call = self._record(method, args, headers, status, problem, failed=failure is not None)
         if failure is not None:
@@ -409,7 +435,9 @@ class SlackRecorder:
             return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
-        return {"ok": True}
+        if method not in WEB_API_METHODS:
+            return {"ok": False, "error": "unknown_method"}
+        return {"ok": True}  # conversations.invite, pins.add: nothing the bot reads back
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
