@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +15,7 @@ from bot.cas import read_modify_write
 from bot.clock import utcnow
 from bot.errors import NotFound
 from bot.ingest import IngestOptions
-from bot.models import BOT_ACTOR, ActionRequest, ConversationRef, Incident, Triage
+from bot.models import BOT_ACTOR, ActionRequest, Alert, ConversationRef, Incident, Triage
 from bot.pipeline.queue import TriageQueue
 from bot.pipeline.storm import StormRule
 from bot.policy import Policy
@@ -223,6 +223,24 @@ class Stage:
         alerts = await self.store.list_alerts(incident_id, limit=CARD_ALERTS)
         await self.notifier.card_changed(current, triage, requests, alerts, card)
         return True
+
+    async def follow_up_card(
+        self,
+        incident_id: str,
+        firing: Sequence[Alert],
+        now: datetime,
+        conversation: ConversationRef | None = None,
+    ) -> None:
+        """Follow-up alerts of an incident: refresh its card's counts, and say so in its thread
+        at most once per ``follow_up_note_seconds`` (across replicas: a lease)."""
+        await self.refresh_incident_card(incident_id)
+        interval = self.options.follow_up_note_seconds
+        if interval > 0 and not await self.coordination.acquire_lease(
+            f"follow-up:{incident_id}", self.attempt_owner(), now, interval
+        ):
+            return
+        current = await self.store.get_incident(incident_id)
+        await self.notifier.alert_joined(current, conversation or current.conversation, firing)
 
     async def triage_of(self, incident_id: str, triage_id: str | None) -> Triage | None:
         """The incident's triage with this id, if it exists."""

@@ -18,14 +18,17 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    AlertStatus,
     Category,
     EventKind,
     Incident,
+    IncidentStatus,
     RunbookChunk,
     RunbookRef,
     Triage,
 )
 from bot.pipeline.evidence import Evidencing
+from bot.pipeline.storm import is_storm_key
 from bot.policy import EvaluationContext
 from bot.ports import RunbookSearch
 
@@ -92,9 +95,25 @@ class Triaging(Evidencing):
         requests = await self._file_proposals(incident, triage, requester, now)
         card = await self.notifier.incident_triaged(incident, triage, requests, alerts)
         if card is not None:
+            drawn = incident.alert_count
             incident = await self.place_card(incident, card, requests)
+            await self._catch_up(incident, drawn, now)
         await self.share_evidence(incident, gathered)
         return TriageResult(incident=incident, triage=triage, requests=requests)
+
+    async def _catch_up(self, incident: Incident, drawn: int, now: datetime) -> None:
+        """Alerts that joined after the card was drawn, before it was placed, found no card to
+        refresh and no thread to tell: both happen now, as for any follow-up (a storm's
+        alerts never get a line)."""
+        joined = incident.alert_count - drawn
+        if joined <= 0 or incident.status is not IncidentStatus.OPEN:
+            return
+        if is_storm_key(incident.group_key):
+            return
+        alerts = await self.store.list_alerts(incident.id, limit=incident.alert_count)
+        firing = [a for a in alerts[-joined:] if a.status is AlertStatus.FIRING]
+        if firing:
+            await self.follow_up_card(incident.id, firing, now)
 
     async def _action_evidence(self, incident: Incident) -> list[Alert]:
         """What actions that ran by themselves returned with signal (newest first), read by the
