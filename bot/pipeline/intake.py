@@ -280,14 +280,7 @@ class Intake(Stage):
             return
         if incident.card is None and incident.conversation is None and conversation is None:
             return
-        await self.refresh_incident_card(incident.id)
-        interval = self.options.follow_up_note_seconds
-        if interval > 0 and not await self.coordination.acquire_lease(
-            f"follow-up:{incident.id}", self.attempt_owner(), now, interval
-        ):
-            return
-        current = await self.store.get_incident(incident.id)
-        await self.notifier.alert_joined(current, conversation or current.conversation, firing)
+        await self.follow_up_card(incident.id, firing, now, conversation)
 
     async def _count(self, incident: Incident, stored: list[Alert], now: datetime) -> None:
         """Escalate the incident's severity when a new firing alert is worse (rare: CAS)."""

@@ -581,3 +581,25 @@ def status_update(incident: Incident, author: str, text: str) -> str:
 def update_posted(incident: Incident) -> str:
     """Answer to the person who posted a status update."""
     return f"Update on `{code(incident.reference)}` posted."
+
+
+def update_requested(incident: Incident, people: Iterable[str], quiet_minutes: int) -> str:
+    """The bot asks for a status update on a SEV0/SEV1 incident: the commander (or the
+    escalation list) is mentioned, never the whole channel."""
+    ref = code(incident.reference)
+    named = ", ".join(mention(p) for p in people)
+    return (
+        f":hourglass: {named + ': ' if named else ''}no status update on `{ref}` "
+        f"*{incident.severity.value}* {_service(incident.service)} · {_title(incident, 120)} "
+        f"for {quiet_minutes} min. Post one with "
+        f"`{code(f'/incident update {incident.reference} <text>')}`."
+    )
+
+
+def accuracy_drifted(category: str, accuracy: float, judged: int, threshold: float) -> str:
+    """Triage accuracy on one category fell below the threshold (the drift channel)."""
+    return (
+        f":chart_with_downwards_trend: Triage accuracy on *{fit(mrkdwn(category), ID_CHARS)}* "
+        f"is {accuracy:.0%} over its last {judged} corrected or confirmed incidents, below "
+        f"{threshold:.0%}. `incident-bot report accuracy` shows what it was taken for."
+    )

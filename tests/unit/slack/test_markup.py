@@ -261,6 +261,11 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     ),
     "status_update": lambda t: messages.status_update(incident(t), t, t),
     "update_posted": lambda t: messages.update_posted(incident(t)),
+    "update_requested": lambda t: (
+        messages.update_requested(incident(t), [OURS["user"], OURS["group"], t], 45)
+        + messages.update_requested(incident(t), [], 45)
+    ),
+    "accuracy_drifted": lambda t: messages.accuracy_drifted(t, 0.65, 20, 0.8),
 }
 # Kinds that show no value at all (the rest must show a cut marker when the value is huge).
 FIXED = {
