@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot.cli.card_text import blocks_as_text
 from bot.cli.terminal import say
 from bot.clock import utcnow
 from bot.compose import Root
@@ -15,9 +16,8 @@ from bot.notify import RecordingNotifier
 from bot.pipeline import Pipeline, TriageResult, UndoStatus
 from bot.pipeline.watching import condition
 from bot.postmortem import build_postmortem, people_in
-from bot.reports import render_card_text
 from bot.runtime import Runtime
-from bot.slack.blocks import CardContext
+from bot.slack.blocks import CardContext, make_clean, triage_card
 from bot.timeline import render_text
 
 STAGES = 8
@@ -150,26 +150,39 @@ def _judge(walk: Walk) -> None:
                 say(f"   no plan: {request.error}")
 
 
+async def _show_card(walk: Walk, incident_id: str) -> None:
+    """The incident's latest card as it stands in the store, drawn by the card builder Slack
+    gets (redacted and escaped the same way), shown as text."""
+    store = walk.runtime.store
+    incident = await store.get_incident(incident_id)
+    triages = await store.list_triages(incident_id)
+    if not triages:
+        return
+    triage = triages[-1]
+    requests = [
+        r for r in await store.list_action_requests(incident_id) if r.triage_id == triage.id
+    ]
+    alerts = await store.list_alerts(incident_id, limit=5)
+    context = CardContext(now=utcnow(), runbook_url=DEMO_RUNBOOK_URL)
+    clean = make_clean(walk.pipeline.redactor.redact)
+    say(blocks_as_text(triage_card(incident, triage, requests, alerts, clean, context)))
+
+
 async def _card(walk: Walk) -> None:
     _stage(4, "triage card (as Slack would show it, rendered as text)")
     if walk.results:
-        first = walk.results[0]
-        alerts = await walk.runtime.store.list_alerts(first.incident.id, limit=5)
-        redactor = walk.pipeline.redactor
-        card = render_card_text(
-            first.incident,
-            first.triage,
-            first.requests,
-            alerts,
-            redactor,
-            escape=str,
-            card=CardContext(now=utcnow(), runbook_url=DEMO_RUNBOOK_URL),
-        )
-        say(card)
+        await _show_card(walk, walk.results[0].incident.id)
 
 
 async def _approve(walk: Walk) -> None:
-    _stage(5, "approval — SIMULATED clicks, no Slack involved")
+    _stage(5, "acknowledge, update, approve — SIMULATED clicks and commands, no Slack involved")
+    if walk.results:
+        first = walk.results[0].incident
+        taken = await walk.pipeline.acknowledge(first.id, "U0DEMOUSER", utcnow())
+        say(f"(simulated) U0DEMOUSER clicks Acknowledge → {taken.status.value}")
+        update = "Canary of release 2026.11.23-1 suspected; collecting diagnostics"
+        await walk.pipeline.post_update(first.id, "U0DEMOUSER", update, utcnow())
+        say(f"(simulated) U0DEMOUSER: /incident update {update}")
     pending = [
         r for res in walk.results for r in res.requests if r.state is ActionState.PENDING_APPROVAL
     ]
@@ -226,6 +239,9 @@ async def _resolve(resolution: list[tuple[str, bytes]], walk: Walk) -> None:
             f"   {incident.id} {incident.service:<16} {incident.status.value:<8} "
             f"{incident.severity.value} {incident.category.value} x{incident.alert_count}"
         )
+    if walk.results:
+        say("the first incident's card now (updated in place in Slack):")
+        await _show_card(walk, walk.results[0].incident.id)
 
 
 async def _timeline(walk: Walk) -> None:
