@@ -2,13 +2,21 @@
 feedback on an uncorrected triage confirms it, Not helpful without a correction disputes it.
 
 Pure: values in, figures out (``incident-bot report accuracy``, the drift check, /metrics).
+
+The drift check counts a category's *judged* incidents: those with a truth, i.e. corrected by a
+responder (a correction that kept the category is a confirmation) or confirmed by Helpful
+feedback on an uncorrected triage. Disputed and unjudged triages are not counted. A category's
+accuracy is the share of its last N judged incidents (by when the verdict was given) that
+triage had categorised right: the recall of ``CategoryScore``, over all providers pooled.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from bot.models import (
     ActionRequest,
@@ -33,6 +41,8 @@ class Judged:
     # The true category: a correction's, or the triage's own when someone found it helpful.
     truth: Category | None
     disputed: bool = False
+    # When the verdict was given (the correction's or the feedback's time), if there is one.
+    at: datetime | None = field(default=None, compare=False)
 
 
 def judge(triage: Triage, correction: Correction | None, feedback: Sequence[Feedback]) -> Judged:
@@ -40,12 +50,21 @@ def judge(triage: Triage, correction: Correction | None, feedback: Sequence[Feed
     provider = triage.provider if triage.provider == "rules" else triage.model or triage.provider
     version = triage.prompt_version or "-"
     if correction is not None:
-        return Judged(provider, version, correction.from_category, correction.category)
+        return Judged(
+            provider, version, correction.from_category, correction.category, at=correction.at
+        )
     own = [f for f in feedback if f.triage_id in (None, triage.id)]
     latest = max(own, key=lambda f: f.at) if own else None
     if latest is not None and latest.helpful:
-        return Judged(provider, version, triage.category, triage.category)
-    return Judged(provider, version, triage.category, None, disputed=latest is not None)
+        return Judged(provider, version, triage.category, triage.category, at=latest.at)
+    return Judged(
+        provider,
+        version,
+        triage.category,
+        None,
+        disputed=latest is not None,
+        at=latest.at if latest is not None else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -149,10 +168,33 @@ def outcome_shares(requests: Sequence[ActionRequest]) -> dict[str, float]:
     return shares
 
 
-def category_accuracy(corrected: Sequence[Correction], category: Category) -> float | None:
-    """Accuracy of triage on incidents truly of ``category`` among ``corrected`` (the drift
-    check's figure): a correction that kept the category counts as right."""
-    truly = [c for c in corrected if c.category is category]
-    if not truly:
-        return None
-    return sum(c.from_category is category for c in truly) / len(truly)
+@dataclass(frozen=True)
+class DriftRule:
+    """The drift check: a category whose accuracy over its last ``last`` judged incidents is
+    below ``threshold`` has drifted; ``post`` says whether drift is posted (a channel is set)."""
+
+    last: int = 20
+    threshold: float = 0.8
+    post: bool = False
+
+    def drifted(self, row: CategoryScore) -> bool:
+        """True when ``row`` covers ``last`` judged incidents and its accuracy is below the
+        threshold (equal to it is not drift)."""
+        accuracy = row.recall
+        return row.support >= self.last and accuracy is not None and accuracy < self.threshold
+
+
+def recent_by_category(items: Iterable[Judged], last: int) -> list[CategoryScore]:
+    """Per category, its figures over its ``last`` most recently judged incidents (items with a
+    truth, ordered by verdict time), every provider and prompt version pooled; categories
+    without a judged incident are left out. ``recall`` is the drift check's accuracy."""
+    judged = sorted(
+        (item for item in items if item.truth is not None),
+        key=lambda item: item.at.timestamp() if item.at is not None else -math.inf,
+    )
+    rows = []
+    for category in CATEGORIES:
+        recent = [item for item in judged if item.truth is category][-last:]
+        pooled = score(replace(item, provider="all", prompt_version="-") for item in recent)
+        rows += [row for card in pooled for row in card.categories() if row.category is category]
+    return rows

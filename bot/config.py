@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     security_channel: str = Field(default="", alias="SECURITY_CHANNEL")
     # Every status update (/incident update) is posted here too (empty: only the incident's).
     broadcast_channel: str = Field(default="", alias="BROADCAST_CHANNEL")
+    # Triage accuracy drift is posted here (empty: no posts; /metrics shows the figures anyway).
+    drift_channel: str = Field(default="", alias="DRIFT_CHANNEL")
 
     # LLM
     llm_provider: LLMProvider = Field(default=LLMProvider.RULES, alias="LLM_PROVIDER")
@@ -156,6 +158,15 @@ class Settings(BaseSettings):
     # approvals and actions
     approval_ttl_seconds: int = Field(default=1800, gt=0, alias="APPROVAL_TTL_SECONDS")
     approval_reminder_seconds: int = Field(default=600, gt=0, alias="APPROVAL_REMINDER_SECONDS")
+    # The commander of an open SEV0/SEV1 incident is asked for a status update this often (0: off).
+    update_reminder_minutes: float = Field(
+        default=30.0, ge=0, le=1440, alias="UPDATE_REMINDER_MINUTES"
+    )
+    # The drift check: a category's accuracy over its last N corrected or confirmed incidents.
+    drift_min_corrected: int = Field(default=20, ge=1, le=10_000, alias="DRIFT_MIN_CORRECTED")
+    drift_accuracy_threshold: float = Field(
+        default=0.8, ge=0, le=1, alias="DRIFT_ACCURACY_THRESHOLD"
+    )
     scheduler_interval_seconds: float = Field(
         default=15.0, gt=0, le=3600, alias="SCHEDULER_INTERVAL_SECONDS"
     )

@@ -93,6 +93,25 @@ TRIAGE_CORRECTIONS = Counter(
     ["from_category", "to_category"],
     registry=REGISTRY,
 )
+TRIAGE_CATEGORY_ACCURACY = Gauge(
+    "incident_bot_triage_category_accuracy",
+    "Share of a category's last DRIFT_MIN_CORRECTED judged (corrected or confirmed) incidents "
+    "that triage categorised right, as of the last drift check.",
+    ["category"],
+    registry=REGISTRY,
+)
+TRIAGE_CATEGORY_JUDGED = Gauge(
+    "incident_bot_triage_category_judged",
+    "Judged incidents the category's accuracy is over (at most DRIFT_MIN_CORRECTED).",
+    ["category"],
+    registry=REGISTRY,
+)
+ACCURACY_DRIFT_POSTS = Counter(
+    "incident_bot_accuracy_drift_posts",
+    "Accuracy drift posts sent to DRIFT_CHANNEL, by category (at most one a day each).",
+    ["category"],
+    registry=REGISTRY,
+)
 APPROVALS = Counter(
     "incident_bot_approvals",
     "Approval clicks, by outcome (accepted, refused).",

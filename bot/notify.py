@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from bot.models import ActionRequest, Alert, ConversationRef, Incident, Triage
+from bot.models import ActionRequest, Alert, Category, ConversationRef, Incident, Triage
 
 if TYPE_CHECKING:
     from bot.evidence.series import SeriesSummary
@@ -69,6 +69,22 @@ class SilentNotifier:
 
     async def status_update(self, incident: Incident, author: str, text: str) -> None:
         log.info("chat off: status update not posted", extra={"incident_id": incident.id})
+
+    async def update_requested(
+        self, incident: Incident, people: Sequence[str], quiet_minutes: int
+    ) -> None:
+        log.info(
+            "chat off: update request not posted",
+            extra={"incident_id": incident.id, "quiet_minutes": quiet_minutes},
+        )
+
+    async def accuracy_drifted(
+        self, category: Category, accuracy: float, judged: int, threshold: float
+    ) -> None:
+        log.warning(
+            "chat off: accuracy drift not posted",
+            extra={"category": category.value, "accuracy": accuracy, "judged": judged},
+        )
 
     async def evidence_chart(
         self, incident: Incident, png: bytes, title: str, summary: SeriesSummary
@@ -173,6 +189,16 @@ class RecordingNotifier(SilentNotifier):
 
     async def status_update(self, incident: Incident, author: str, text: str) -> None:
         self.calls.append(("status_update", incident.id, f"{author}:{text}"))
+
+    async def update_requested(
+        self, incident: Incident, people: Sequence[str], quiet_minutes: int
+    ) -> None:
+        self.calls.append(("update_requested", incident.id, ",".join(people)))
+
+    async def accuracy_drifted(
+        self, category: Category, accuracy: float, judged: int, threshold: float
+    ) -> None:
+        self.calls.append(("accuracy_drifted", "", f"{category.value}:{accuracy:.2f}/{judged}"))
 
 
 class NoPeople:

@@ -33,6 +33,7 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    Category,
     ConversationRef,
     Event,
     Feedback,
@@ -352,6 +353,19 @@ class Notifier(Protocol):
     async def status_update(self, incident: Incident, author: str, text: str) -> None:
         """Post a status update (already redacted) in the incident's conversation and in the
         broadcast channel, if one is configured."""
+
+    async def update_requested(
+        self, incident: Incident, people: Sequence[str], quiet_minutes: int
+    ) -> None:
+        """Ask for a status update in the incident's conversation, mentioning ``people`` (the
+        commander, else the service's escalation list; nobody at all when both are empty,
+        never the whole channel): there has been none for ``quiet_minutes``."""
+
+    async def accuracy_drifted(
+        self, category: Category, accuracy: float, judged: int, threshold: float
+    ) -> None:
+        """Say in the drift channel, if one is configured, that triage's accuracy on
+        ``category`` over its last ``judged`` judged incidents fell below ``threshold``."""
 
 
 class Directory(Protocol):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from bot.accuracy import DriftRule
 from bot.actions.executors import (
     CommandExecutor,
     DryRunExecutor,
@@ -71,6 +72,8 @@ log = logging.getLogger(__name__)
 
 # Retention is counted in days: pruning hourly keeps each run's batch small.
 PRUNE_EVERY_SECONDS = 3600.0
+# The drift check reads every judged incident of its lookback: hourly is often enough.
+DRIFT_EVERY_SECONDS = 3600.0
 
 
 class Root:
@@ -264,6 +267,12 @@ class Root:
             evidence_lookback_seconds=settings.evidence_lookback_seconds,
             evidence_chart_interval_seconds=settings.evidence_chart_interval_seconds,
             follow_up_note_seconds=settings.follow_up_note_seconds,
+            update_reminder_seconds=settings.update_reminder_minutes * 60.0,
+            drift=DriftRule(
+                last=settings.drift_min_corrected,
+                threshold=settings.drift_accuracy_threshold,
+                post=bool(settings.drift_channel),
+            ),
         )
 
     def delivery_options(self) -> DeliveryOptions:
@@ -334,7 +343,7 @@ class Root:
         async def reindex(now: Any) -> bool:
             return await pipeline.refresh_runbooks(now, shared_index=shared)
 
-        return {
+        jobs: dict[str, tuple[float, Any]] = {
             "expire": (every, pipeline.expire_requests),
             "remind": (every, pipeline.remind_waiting),
             "settle": (every, pipeline.settle_lapsed_executions),
@@ -343,7 +352,11 @@ class Root:
             "outbox": (settings.outbox_interval_seconds, pipeline.deliver_due),
             "prune": (PRUNE_EVERY_SECONDS, pipeline.prune),
             "verify": (settings.verify_interval_seconds, pipeline.verify_due),
+            "drift": (DRIFT_EVERY_SECONDS, pipeline.check_drift),
         }
+        if settings.update_reminder_minutes > 0:
+            jobs["update_reminder"] = (every, pipeline.request_updates)
+        return jobs
 
     def app(self, *, socket_mode: bool = False) -> Starlette:
         """The whole server as one ASGI app (runtime, Slack, sweeps, routes), not started."""

@@ -35,6 +35,7 @@ def slack_config(settings: Settings) -> object:
         incident_channel=settings.slack_incident_channel,
         security_channel=settings.security_channel,
         broadcast_channel=settings.broadcast_channel,
+        drift_channel=settings.drift_channel,
         alert_channels=frozenset(settings.slack_alert_channels),
         usergroup_cache_seconds=settings.slack_usergroup_cache_seconds,
         user_cache_seconds=settings.slack_user_cache_seconds,

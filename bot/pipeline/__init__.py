@@ -38,6 +38,11 @@
     updates.py     status updates (``/incident update``): timeline, last-update time, posted in
                    the incident's conversation and the broadcast channel    (``post_update``);
                    a person sets the severity                         (``change_severity``)
+    update_reminders.py  sweep: an open SEV0/SEV1 incident with no status update for
+                   UPDATE_REMINDER_MINUTES is asked for one (the commander, else the escalation
+                   list), claimed by CAS so one replica asks              (``request_updates``)
+    drift.py       sweep: triage accuracy per category over its last N judged incidents, on
+                   /metrics, posted once a day when below the threshold       (``check_drift``)
     waiting.py     what waits for one person: approvals, incidents they command, SEV0/SEV1
     stage.py       the ports every stage works with, and card bookkeeping they share
 
@@ -62,6 +67,7 @@ from bot.pipeline.command import (
 )
 from bot.pipeline.correcting import Corrected, Correcting
 from bot.pipeline.deliveries import Delivering, DeliveryOptions, Dispatcher
+from bot.pipeline.drift import Drifting
 from bot.pipeline.executions import AgainResult, AgainStatus, Executions
 from bot.pipeline.intake import IngestReceipt
 from bot.pipeline.notes import Notes
@@ -71,6 +77,7 @@ from bot.pipeline.retention import Pruned, Retention
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 from bot.pipeline.undoing import Undoing, UndoResult, UndoStatus
+from bot.pipeline.update_reminders import UpdateReminders
 from bot.pipeline.updates import SeverityChange, SeverityStatus, Updates
 from bot.pipeline.verification import Verifying
 from bot.pipeline.waiting import Awaiting, Waiting
@@ -108,6 +115,7 @@ __all__ = [
 @dataclass
 class Pipeline(
     Command,
+    Drifting,
     Correcting,
     Undoing,
     BreakingGlass,
@@ -119,6 +127,7 @@ class Pipeline(
     Waiting,
     Notes,
     Updates,
+    UpdateReminders,
 ):
     """Every stage of the flow over one set of ports (see the module docstring)."""
 

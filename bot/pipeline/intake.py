@@ -326,6 +326,8 @@ class Intake(Stage):
         ):
             await self.notifier.request_updated(incident, request)
             await self.refresh_card(incident, request)
+        # The latest card drops what only an open incident offers (Acknowledge, corrections).
+        await self.refresh_incident_card(incident_id)
         await self.notifier.incident_resolved(incident, actor, note)
         return incident
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import incidents
+from bot.accuracy import DriftRule
 from bot.cas import read_modify_write
 from bot.clock import utcnow
 from bot.errors import NotFound
@@ -75,6 +76,11 @@ class FlowOptions:
     # Follow-up alerts of an open incident: at most one threaded line per incident per this
     # many seconds (FOLLOW_UP_NOTE_SECONDS); the card's counts are refreshed every time.
     follow_up_note_seconds: float = 60.0
+    # Ask the commander of an open SEV0/SEV1 incident for a status update when there has been
+    # none (and no such ask) for this long (UPDATE_REMINDER_MINUTES; 0: never).
+    update_reminder_seconds: float = 1800.0
+    # The accuracy drift check (DRIFT_MIN_CORRECTED, DRIFT_ACCURACY_THRESHOLD, DRIFT_CHANNEL).
+    drift: DriftRule = field(default_factory=DriftRule)
 
 
 class NoDirectory:

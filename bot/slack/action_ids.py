@@ -20,6 +20,10 @@ class ActionId(StrEnum):
     BREAK_GLASS = "request_break_glass"
     # The card's Acknowledge (value: the incident id); shown until someone acknowledges.
     ACKNOWLEDGE = "incident_acknowledge"
+    # The card's correction menus (static_select; the option value is the category or the
+    # severity, the block id ``"correct:<incident id>:…"`` names the incident); while open.
+    RECATEGORIZE = "incident_recategorize"
+    SET_SEVERITY = "incident_set_severity"
 
 
 # The ``callback_id`` of the break-glass modal, and its one input (block id = action id).
@@ -29,3 +33,4 @@ JUSTIFICATION_INPUT = "justification"
 
 VOTE_ACTIONS = (ActionId.APPROVE, ActionId.DENY)
 FEEDBACK_ACTIONS = (ActionId.HELPFUL, ActionId.NOT_HELPFUL)
+CORRECTION_ACTIONS = (ActionId.RECATEGORIZE, ActionId.SET_SEVERITY)

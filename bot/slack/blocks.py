@@ -23,11 +23,13 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    Category,
     Correction,
     Incident,
     IncidentStatus,
     Plan,
     RunbookRef,
+    Severity,
     Triage,
     Verification,
     Vote,
@@ -174,12 +176,14 @@ class CardContext:
 
 
 def correction_line(correction: Correction, clean: Clean) -> str:
-    """Who corrected triage's category (and severity), to what, and why."""
+    """Who corrected triage's category (and severity), when, from what to what, and why."""
     severity = f" ({correction.severity.value})" if correction.severity is not None else ""
     reason = f": {fit(clean(correction.reason), SUMMARY_CHARS)}" if correction.reason else ""
+    was = f"*{correction.from_category.value}*, {correction.from_severity.value}"
     return (
         f":pencil2: Corrected to *{correction.category.value}*{severity} "
-        f"by {mention(correction.by)}{reason}"
+        f"by {mention(correction.by)} at {correction.at:%H:%M} UTC "
+        f"(triage said {was}){reason}"
     )
 
 
@@ -472,6 +476,58 @@ def acknowledge_blocks(incident: Incident) -> list[Block]:
     ]
 
 
+def _option(label: str, value: str) -> Block:
+    return {
+        "text": {"type": "plain_text", "text": fit(plain(label), LIMITS.option_text)},
+        "value": value,
+    }
+
+
+def select_menu(
+    placeholder: str, action_id: ActionId, options: Sequence[tuple[str, str]], chosen: str
+) -> Block:
+    """A static_select of ``(label, value)`` options; ``chosen`` (a value) is shown selected."""
+    made = [_option(label, value) for label, value in options[: LIMITS.select_options]]
+    element: Block = {
+        "type": "static_select",
+        "action_id": action_id.value,
+        "placeholder": {
+            "type": "plain_text",
+            "text": fit(plain(placeholder), LIMITS.placeholder_text),
+        },
+        "options": made,
+    }
+    initial = next((o for o in made if o["value"] == chosen), None)
+    if initial is not None:
+        element["initial_option"] = initial
+    return element
+
+
+def correction_blocks(incident: Incident) -> list[Block]:
+    """Recategorize / severity menus while the incident is open. An option's value is only the
+    category or severity; the block id names the incident and, so that Slack redraws the
+    menus after a correction, what they show."""
+    if incident.status is not IncidentStatus.OPEN:
+        return []
+    categories = [(c.value.replace("_", " ").capitalize(), c.value) for c in Category]
+    severities = [(s.value, s.value) for s in Severity]
+    shown = f"{incident.category.value}:{incident.severity.value}"
+    return [
+        {
+            "type": "actions",
+            "block_id": f"correct:{incident.id}:{shown}",
+            "elements": [
+                select_menu(
+                    "Recategorize…", ActionId.RECATEGORIZE, categories, incident.category.value
+                ),
+                select_menu(
+                    "Severity…", ActionId.SET_SEVERITY, severities, incident.severity.value
+                ),
+            ],
+        }
+    ]
+
+
 def feedback_blocks(incident: Incident, triage: Triage) -> list[Block]:
     """Helpful / not helpful buttons: value is the triage id, the block id names the incident."""
     return [
@@ -527,6 +583,7 @@ def triage_card(
         hidden = len(requests) - MAX_PROPOSALS
         blocks.append(context(f"_…and {hidden} more proposal(s) (cut): see `/incident status`_"))
     blocks.extend(acknowledge_blocks(incident))
+    blocks.extend(correction_blocks(incident))
     blocks.extend(feedback_blocks(incident, triage))
     kept = within_block_limit(blocks, LIMITS.blocks_per_message - 1)
     return [*kept, ids_context(incident, triage, requests, clean)]

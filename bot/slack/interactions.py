@@ -1,5 +1,5 @@
 """Button clicks: Approve / Deny / Request again on an action request, Helpful / Not helpful
-on a triage.
+on a triage, Acknowledge and the Recategorize / Severity menus on an incident's card.
 
 Each listener acks at once and does the work afterwards. A button's value is an id; on Approve
 / Deny it is the request id and the prefix of the plan hash the card showed
@@ -12,22 +12,24 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.actions import VoteStatus
 from bot.clock import utcnow
-from bot.models import ConversationRef, Vote
+from bot.errors import NotFound
+from bot.models import Category, ConversationRef, IncidentStatus, Severity, Vote
 from bot.pipeline import AckStatus
 from bot.slack import messages
-from bot.slack.action_ids import FEEDBACK_ACTIONS, VOTE_ACTIONS, ActionId
+from bot.slack.action_ids import CORRECTION_ACTIONS, FEEDBACK_ACTIONS, VOTE_ACTIONS, ActionId
 from bot.slack.runtime import SlackRuntime
 
 log = logging.getLogger(__name__)
 
 ID_SHAPE = re.compile(r"^[a-z]{3}-[0-9a-f]{4,32}$")
 HASH_SHAPE = re.compile(r"^[0-9a-f]{0,64}$")
+USER_SHAPE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,14 @@ class Click:
 
 
 def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
-    """The parts of a block_actions payload the handlers use (``id:hash`` split in two)."""
+    """The parts of a block_actions payload the handlers use (``id:hash`` split in two); a
+    select menu's value is its ``selected_option``'s."""
     channel = body.get("channel") or {}
     container = body.get("container") or {}
     message = body.get("message") or {}
-    value, _, shown = str(action.get("value", ""))[:200].partition(":")
+    selected = action.get("selected_option")
+    raw = selected.get("value", "") if isinstance(selected, dict) else action.get("value", "")
+    value, _, shown = str(raw)[:200].partition(":")
     return Click(
         action_id=str(action.get("action_id", "")),
         value=value[:100],
@@ -170,6 +175,89 @@ class ClickHandlers:
         else:
             await self._reply(click, messages.already_resolved(result.incident))
 
+    async def on_correct(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """The card's Recategorize / Severity menus: ack, then correct in the background."""
+        await ack()
+        click = read_click(body, action)
+        self.runtime.after_ack(
+            self.correct(click), f"correct:{click.block_id[:80]}", lambda t: self._reply(click, t)
+        )
+
+    async def correct(self, click: Click) -> None:
+        """Correct the category or severity of the card's incident (``correct:<id>:…``).
+
+        Fails closed: the clicker, the choice and the incident are checked, the click must come
+        from that incident's card, and a card no longer corrects a resolved incident (the
+        slash command still does, for the record).
+        """
+        incident_id = click.block_id.split(":")[1] if click.block_id.startswith("correct:") else ""
+        if not USER_SHAPE.match(click.user_id) or not ID_SHAPE.match(incident_id):
+            log.warning("correction names no incident or person", extra={"user": click.user_id})
+            await self._reply(click, messages.not_this_card())
+            return
+        category = _member(Category, click.value, click.action_id == ActionId.RECATEGORIZE)
+        severity = _member(Severity, click.value, click.action_id == ActionId.SET_SEVERITY)
+        if category is None and severity is None:
+            await self._reply(click, messages.unknown_choice())
+            return
+        pipeline = self.runtime.pipeline
+        try:
+            incident = await pipeline.incident(incident_id)
+        except NotFound:
+            await self._reply(click, messages.incident_not_found(incident_id))
+            return
+        if not await self._is_card_of(incident_id, incident.card, click):
+            log.warning("correction from another card", extra={"incident_id": incident_id})
+            await self._reply(click, messages.not_this_card())
+            return
+        if incident.status is not IncidentStatus.OPEN:
+            await self._reply(click, messages.correction_closed(incident))
+            return
+        # One menu changes one thing; the other keeps what the incident (or its earlier
+        # correction) says, so the stored correction describes the whole corrected state.
+        earlier = incident.correction.severity if incident.correction else None
+        to_category = category or incident.category
+        to_severity = severity or earlier
+        if to_category is incident.category and (severity is None or severity is incident.severity):
+            await self._reply(click, messages.correction_unchanged(incident))
+            return
+        corrected = await pipeline.recategorize(
+            incident.id,
+            to_category,
+            click.user_id,
+            utcnow(),
+            severity=to_severity,
+            reason=messages.CARD_CORRECTION_REASON,
+        )
+        await self._reply(click, messages.recategorized(corrected.incident, corrected.correction))
+
+    async def _is_card_of(
+        self, incident_id: str, card: ConversationRef | None, click: Click
+    ) -> bool:
+        """Whether the clicked message is one of the incident's cards."""
+        if not click.channel_id or not click.message_ts:
+            return False
+        cards = [card] + [r.card for r in await self.runtime.pipeline.requests_of(incident_id)]
+        return any(
+            c is not None and c.channel == click.channel_id and c.thread == click.message_ts
+            for c in cards
+        )
+
+
+Choice = TypeVar("Choice", Category, Severity)
+
+
+def _member(kind: type[Choice], value: str, chosen: bool) -> Choice | None:
+    """The enum member ``value`` names when this menu was ``chosen``; None otherwise."""
+    if not chosen:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
 
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the button listeners to the Bolt app."""
@@ -180,3 +268,5 @@ def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
         app.action(action_id.value)(handlers.on_feedback)
     app.action(ActionId.REQUEST_AGAIN.value)(handlers.on_again)
     app.action(ActionId.ACKNOWLEDGE.value)(handlers.on_acknowledge)
+    for action_id in CORRECTION_ACTIONS:
+        app.action(action_id.value)(handlers.on_correct)

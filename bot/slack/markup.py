@@ -53,6 +53,10 @@ class Limits:
     action_id: int = 255
     block_id: int = 255
     actions_elements: int = 25
+    select_options: int = 100  # a static_select menu's options
+    option_text: int = 75  # an option's plain_text label
+    option_value: int = 150
+    placeholder_text: int = 150
     modal_title: int = 24
     channel_name: int = 80
     channel_topic: int = 250

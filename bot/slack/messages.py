@@ -358,6 +358,37 @@ def recategorized(incident: Incident, correction: Correction) -> str:
     )
 
 
+# The reason a correction made with the card's menus is stored with.
+CARD_CORRECTION_REASON = "from the card"
+
+
+def correction_closed(incident: Incident) -> str:
+    """A card menu used on a resolved incident: the card no longer changes it."""
+    command = code(f"/incident recategorize {incident.reference} <category>")
+    return (
+        f"`{code(incident.reference)}` is {incident.status.value}; its card no longer changes "
+        f"it. `{command}` still corrects the record."
+    )
+
+
+def correction_unchanged(incident: Incident) -> str:
+    """A card menu chose what the incident already is."""
+    return (
+        f"`{code(incident.reference)}` is already *{incident.category.value}* "
+        f"({incident.severity.value}); nothing changed."
+    )
+
+
+def not_this_card() -> str:
+    """A card menu whose click names an incident other than the card's."""
+    return "This menu does not belong to that incident's card; nothing changed."
+
+
+def unknown_choice() -> str:
+    """A card menu sent a category or severity the bot does not know."""
+    return "That is not a category or severity the bot knows; nothing changed."
+
+
 # the Home tab -------------------------------------------------------------------------------
 HOME_HEADINGS = {
     "approvals": "Waiting for your approval",
@@ -550,3 +581,25 @@ def status_update(incident: Incident, author: str, text: str) -> str:
 def update_posted(incident: Incident) -> str:
     """Answer to the person who posted a status update."""
     return f"Update on `{code(incident.reference)}` posted."
+
+
+def update_requested(incident: Incident, people: Iterable[str], quiet_minutes: int) -> str:
+    """The bot asks for a status update on a SEV0/SEV1 incident: the commander (or the
+    escalation list) is mentioned, never the whole channel."""
+    ref = code(incident.reference)
+    named = ", ".join(mention(p) for p in people)
+    return (
+        f":hourglass: {named + ': ' if named else ''}no status update on `{ref}` "
+        f"*{incident.severity.value}* {_service(incident.service)} · {_title(incident, 120)} "
+        f"for {quiet_minutes} min. Post one with "
+        f"`{code(f'/incident update {incident.reference} <text>')}`."
+    )
+
+
+def accuracy_drifted(category: str, accuracy: float, judged: int, threshold: float) -> str:
+    """Triage accuracy on one category fell below the threshold (the drift channel)."""
+    return (
+        f":chart_with_downwards_trend: Triage accuracy on *{fit(mrkdwn(category), ID_CHARS)}* "
+        f"is {accuracy:.0%} over its last {judged} corrected or confirmed incidents, below "
+        f"{threshold:.0%}. `incident-bot report accuracy` shows what it was taken for."
+    )

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 
 from bot.clock import utcnow
 from bot.deliveries import Delivery, DeliveryKind, DeliveryState, placeholder
-from bot.models import ActionRequest, ActionState, Alert, ConversationRef, Incident, Triage
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Alert,
+    Category,
+    ConversationRef,
+    Incident,
+    Triage,
+)
 from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack import messages
@@ -43,6 +51,7 @@ class SlackNotifier:
         runbook_url: str = "",
         security_channel: str = "",
         broadcast_channel: str = "",
+        drift_channel: str = "",
     ) -> None:
         self.outbox = outbox
         self.redactor = redactor
@@ -50,6 +59,7 @@ class SlackNotifier:
         self.runbook_url = runbook_url
         self.security_channel = security_channel
         self.broadcast_channel = broadcast_channel
+        self.drift_channel = drift_channel
         self._clean = make_clean(redactor.redact)
         self._card_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -217,6 +227,20 @@ class SlackNotifier:
             await self.outbox.post(channel, message, thread_ts=thread, incident_id=incident.id)
         if self.broadcast_channel and self.broadcast_channel != channel:
             await self.outbox.post(self.broadcast_channel, message, incident_id=incident.id)
+
+    async def update_requested(
+        self, incident: Incident, people: Sequence[str], quiet_minutes: int
+    ) -> None:
+        """Ask for a status update in the incident's conversation (its thread)."""
+        await self._say(incident, messages.update_requested(incident, people, quiet_minutes))
+
+    async def accuracy_drifted(
+        self, category: Category, accuracy: float, judged: int, threshold: float
+    ) -> None:
+        """Say in the drift channel that triage's accuracy on a category fell too low."""
+        if self.drift_channel:
+            text = messages.accuracy_drifted(category.value, accuracy, judged, threshold)
+            await self.outbox.post(self.drift_channel, text)
 
     async def _say(self, incident: Incident, text: str) -> None:
         channel, thread = self._where(incident)

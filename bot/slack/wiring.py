@@ -94,6 +94,7 @@ class SlackConfig:
     incident_channel: str = ""
     security_channel: str = ""
     broadcast_channel: str = ""
+    drift_channel: str = ""
     alert_channels: frozenset[str] = frozenset()
     usergroup_cache_seconds: float = 300.0
     user_cache_seconds: float = 3600.0
@@ -166,6 +167,7 @@ def build_parts(
             runbook_url=config.runbook_url,
             security_channel=config.security_channel,
             broadcast_channel=config.broadcast_channel,
+            drift_channel=config.drift_channel,
         ),
         directory=ApproverDirectory(client, config.usergroup_cache_seconds),
         people=SlackPeople(client, config.user_cache_seconds),

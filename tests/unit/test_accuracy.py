@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.accuracy import Judged, category_accuracy, judge, outcome_shares, score
+from bot.accuracy import (
+    DriftRule,
+    Judged,
+    judge,
+    outcome_shares,
+    recent_by_category,
+    score,
+)
 from bot.models import (
     ActionRequest,
     ActionState,
@@ -95,8 +102,46 @@ def test_outcome_shares() -> None:
     assert outcome_shares([])["approved"] == 0.0
 
 
-def test_category_accuracy_over_corrected_incidents() -> None:
-    corrected = [_correction(S, S), _correction(L, S), _correction(R, S), _correction(L, R)]
-    assert category_accuracy(corrected, S) == pytest.approx(1 / 3)
-    assert category_accuracy(corrected, R) == 0.0
-    assert category_accuracy(corrected, L) is None
+def _at(minutes: int, predicted: Category, truth: Category | None) -> Judged:
+    provider = "gpt-x" if minutes % 2 else "rules"  # providers are pooled
+    return Judged(provider, "v3", predicted, truth, at=T0 + timedelta(minutes=minutes))
+
+
+def test_recent_by_category_scores_each_category_over_its_last_judged() -> None:
+    items = [
+        _at(5, S, S),
+        _at(1, L, S),  # the oldest security incident: outside the last 3
+        _at(2, R, S),
+        _at(3, S, S),
+        _at(4, L, R),
+        _at(6, S, None),  # disputed or unjudged: never counted
+    ]
+    by = {row.category: row for row in recent_by_category(items, last=3)}
+    assert set(by) == {S, R}
+    assert (by[S].support, by[S].correct, by[S].recall) == (3, 2, pytest.approx(2 / 3))
+    assert (by[R].support, by[R].correct, by[R].recall) == (1, 0, 0.0)
+    # Every security incident counted when the window is wider.
+    wide = {row.category: row for row in recent_by_category(items, last=10)}
+    assert (wide[S].support, wide[S].correct) == (4, 2)
+
+
+def test_judge_records_when_the_verdict_was_given() -> None:
+    triage = _triage(L)
+    later = T0 + timedelta(hours=2)
+    corrected = _correction(L, S).model_copy(update={"at": later})
+    assert judge(triage, corrected, []).at == later
+    helpful = Feedback(incident_id="inc_1", triage_id=triage.id, user_id="U", helpful=True, at=T0)
+    assert judge(triage, None, [helpful]).at == T0
+
+
+def test_drift_needs_the_full_window_and_a_figure_below_the_threshold() -> None:
+    rule = DriftRule(last=5, threshold=0.8)
+    four_of_five = recent_by_category([_at(m, S, S) for m in range(4)] + [_at(9, L, S)], 5)[0]
+    assert four_of_five.recall == 0.8
+    assert not rule.drifted(four_of_five)  # equal to the threshold is not drift
+    three_of_five = recent_by_category(
+        [_at(m, S, S) for m in range(3)] + [_at(8, L, S), _at(9, R, S)], 5
+    )[0]
+    assert rule.drifted(three_of_five)
+    too_few = recent_by_category([_at(1, L, S), _at(2, L, S)], 5)[0]
+    assert too_few.recall == 0.0 and not rule.drifted(too_few)

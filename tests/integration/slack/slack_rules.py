@@ -27,6 +27,11 @@ BUTTON_VALUE = 2_000
 # The confirmation dialog object: every field a plain_text object.
 CONFIRM_LIMITS = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
 ID_CHARS = 255
+# A static_select menu and its option objects (select menu and option object references).
+SELECT_OPTIONS = 100
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+PLACEHOLDER_TEXT = 150
 
 
 def _text_object(node: Any, limit: int, plain_only: bool = False) -> bool:
@@ -58,6 +63,34 @@ def _button(element: Any) -> bool:
     )
 
 
+def _option(option: Any) -> bool:
+    return (
+        isinstance(option, dict)
+        and _text_object(option.get("text"), OPTION_TEXT, plain_only=True)
+        and isinstance(option.get("value"), str)
+        and 0 < len(option["value"]) <= OPTION_VALUE
+    )
+
+
+def _static_select(element: Any) -> bool:
+    """Options (1-100, each valid), an optional placeholder, and an initial option that is
+    exactly one of the options."""
+    if not isinstance(element, dict) or element.get("type") != "static_select":
+        return False
+    options = element.get("options")
+    if not isinstance(options, list) or not 0 < len(options) <= SELECT_OPTIONS:
+        return False
+    placeholder = element.get("placeholder")
+    initial = element.get("initial_option")
+    return (
+        all(_option(o) for o in options)
+        and (placeholder is None or _text_object(placeholder, PLACEHOLDER_TEXT, plain_only=True))
+        and (initial is None or initial in options)
+        and len(str(element.get("action_id", ""))) <= ID_CHARS
+        and ("confirm" not in element or _confirm(element["confirm"]))
+    )
+
+
 def _block(block: Any) -> bool:
     if not isinstance(block, dict) or len(str(block.get("block_id", ""))) > ID_CHARS:
         return False
@@ -82,7 +115,9 @@ def _block(block: Any) -> bool:
         )
     if kind == "actions":
         elements = block.get("elements") or []
-        return 0 < len(elements) <= ACTIONS_ELEMENTS and all(_button(e) for e in elements)
+        return 0 < len(elements) <= ACTIONS_ELEMENTS and all(
+            _button(e) or _static_select(e) for e in elements
+        )
     if kind == "markdown":
         text = block.get("text")
         return isinstance(text, str) and 0 < len(text) <= MARKDOWN_TEXT

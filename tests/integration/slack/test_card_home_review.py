@@ -136,7 +136,10 @@ def test_home_tab_lists_the_viewers_pending_approval_and_its_approve_works(
         if e["action_id"] == APPROVE
     ]
     card_values = {
-        e["value"] for b in card.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+        e.get("value")
+        for b in card.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
     }
     block_id, approve = next((b, e) for b, e in buttons if e["value"] in card_values)
     home_click(bot, "U0CHKDEV01", approve["value"], block_id)

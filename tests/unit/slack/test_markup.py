@@ -223,6 +223,10 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "postmortem_uploaded": lambda t: messages.postmortem_uploaded(incident(t), t, 22_007),
     "note_added": lambda t: messages.note_added(incident(t), t, t),
     "recategorized": lambda t: messages.recategorized(incident(t), correction(t)),
+    "correction_closed": lambda t: messages.correction_closed(incident(t)),
+    "correction_unchanged": lambda t: messages.correction_unchanged(incident(t)),
+    "not_this_card": lambda t: messages.not_this_card(),
+    "unknown_choice": lambda t: messages.unknown_choice(),
     "home_approval": lambda t: messages.home_approval(incident(t), request(t)),
     "postmortem_upload_failed": lambda t: messages.postmortem_upload_failed(incident(t)),
     "vote_answer": lambda t: "\n".join(messages.vote_answer(s) for s in VoteStatus),
@@ -257,6 +261,11 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     ),
     "status_update": lambda t: messages.status_update(incident(t), t, t),
     "update_posted": lambda t: messages.update_posted(incident(t)),
+    "update_requested": lambda t: (
+        messages.update_requested(incident(t), [OURS["user"], OURS["group"], t], 45)
+        + messages.update_requested(incident(t), [], 45)
+    ),
+    "accuracy_drifted": lambda t: messages.accuracy_drifted(t, 0.65, 20, 0.8),
 }
 # Kinds that show no value at all (the rest must show a cut marker when the value is huge).
 FIXED = {
@@ -267,6 +276,8 @@ FIXED = {
     "feedback_thanks",
     "vote_answer",
     "again_answer",
+    "not_this_card",
+    "unknown_choice",
 }
 
 
@@ -302,6 +313,10 @@ def blocks_text_fields(blocks: list[dict[str, Any]]) -> Iterator[tuple[str, dict
         for element in block.get("elements", []):
             if element.get("type") == "button":
                 yield "button", element["text"]
+            elif element.get("type") == "static_select":
+                yield "placeholder", element["placeholder"]
+                for option in element["options"]:
+                    yield "option", option["text"]
             else:
                 yield block["type"], element
 
@@ -366,6 +381,8 @@ def test_triage_card_blocks_escape_and_fit(case: str) -> None:
         "header": LIMITS.header_text,
         "context": LIMITS.context_text,
         "button": LIMITS.button_text,
+        "placeholder": LIMITS.placeholder_text,
+        "option": LIMITS.option_text,
     }
     for kind, field in blocks_text_fields(blocks):
         assert size(field["text"]) <= limits[kind], kind
@@ -399,7 +416,7 @@ def test_a_corrected_card_says_who_corrected_it_to_what(case: str) -> None:
         fallback = render_card_text(corrected, triage(text), [], [], REDACTOR)
         assert_safe_mrkdwn(fallback, "card text")
         assert "Corrected to security (SEV1) by " in fallback
-    assert shown.endswith(f"by <@{OURS['user']}>")
+    assert shown.endswith(f"by <@{OURS['user']}> at 02:00 UTC (triage said *latency*, SEV3)")
     assert f"Corrected to security (SEV1) by <@{OURS['user']}>\n" in fallback
     plain_card = triage_card(incident(text), triage(text), [], [], make_clean(REDACTOR.redact))
     assert not any(b.get("block_id") == "correction" for b in plain_card)
