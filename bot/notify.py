@@ -36,13 +36,21 @@ class SilentNotifier:
     ) -> None:
         log.info("chat off: card not updated", extra={"incident_id": incident.id})
 
-    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
+    async def request_updated(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
         log.info(
             "chat off: request update not posted",
             extra={"incident_id": incident.id, "request_id": request.id},
         )
 
-    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
+    async def reminded(
+        self,
+        incident: Incident,
+        request: ActionRequest,
+        escalate: bool,
+        people: Sequence[str] = (),
+    ) -> None:
         log.info(
             "chat off: reminder not posted",
             extra={"incident_id": incident.id, "request_id": request.id},
@@ -95,7 +103,9 @@ class SilentNotifier:
         )
         return False
 
-    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+    async def request_verified(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
         log.info(
             "chat off: verification not posted",
             extra={"incident_id": incident.id, "request_id": request.id},
@@ -125,6 +135,8 @@ class RecordingNotifier(SilentNotifier):
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
         self.nudges: list[tuple[str, bool]] = []
+        # Whom each escalation, unknown outcome or failed verification was to mention.
+        self.pinged: list[tuple[str, str, tuple[str, ...]]] = []
         self.charts: list[bytes] = []
 
     async def incident_triaged(
@@ -143,12 +155,24 @@ class RecordingNotifier(SilentNotifier):
     ) -> None:
         self.calls.append(("card_changed", incident.id, card.channel))
 
-    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
+    async def request_updated(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
         self.calls.append(("request_updated", incident.id, f"{request.id}:{request.state.value}"))
+        if people:
+            self.pinged.append(("request_updated", request.id, tuple(people)))
 
-    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
+    async def reminded(
+        self,
+        incident: Incident,
+        request: ActionRequest,
+        escalate: bool,
+        people: Sequence[str] = (),
+    ) -> None:
         self.calls.append(("reminded", incident.id, request.id))
         self.nudges.append((request.id, escalate))
+        if escalate:
+            self.pinged.append(("reminded", request.id, tuple(people)))
 
     async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
         self.calls.append(("incident_resolved", incident.id, actor))
@@ -176,8 +200,12 @@ class RecordingNotifier(SilentNotifier):
         self.charts.append(png)
         return True
 
-    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+    async def request_verified(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
         self.calls.append(("request_verified", incident.id, f"{request.id}:{request.verification}"))
+        if people:
+            self.pinged.append(("request_verified", request.id, tuple(people)))
 
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str

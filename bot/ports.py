@@ -305,11 +305,22 @@ class Notifier(Protocol):
     ) -> None:
         """Re-render the card at ``card`` with the current state of every proposal."""
 
-    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
-        """Say in the incident's thread what happened to one request (its state says what)."""
+    async def request_updated(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
+        """Say in the incident's thread what happened to one request (its state says what); an
+        unknown outcome mentions ``people`` (user or group ids the pipeline chose)."""
 
-    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
-        """Nudge the approvers of a waiting request; on escalation, the commander."""
+    async def reminded(
+        self,
+        incident: Incident,
+        request: ActionRequest,
+        escalate: bool,
+        people: Sequence[str] = (),
+    ) -> None:
+        """Nudge the approvers of a waiting request; an escalation mentions ``people`` (the
+        commander, then the service's escalation list: ``pipeline.escalation``), never the
+        whole channel."""
 
     async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
         """Say that the incident is resolved, by whom and why."""
@@ -336,9 +347,11 @@ class Notifier(Protocol):
     ) -> bool:
         """Share a chart (PNG bytes) with its summary in the incident's thread; True if it did."""
 
-    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
+    async def request_verified(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
         """Say in the thread whether a succeeded action held (``request.verification``); on
-        ``not_verified`` the commander (or the channel) is pinged."""
+        ``not_verified`` ``people`` (the commander, else on-call escalation) are pinged."""
 
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str

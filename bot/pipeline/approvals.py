@@ -18,6 +18,7 @@ from bot.models import (
     IncidentStatus,
     Vote,
 )
+from bot.pipeline.escalation import people_to_tell
 from bot.pipeline.watching import Watching
 
 log = logging.getLogger(__name__)
@@ -186,14 +187,25 @@ class Approvals(Watching):
             return 0
         # Someone acknowledged the incident: its approvers are reminded, nobody is escalated to.
         escalate = chosen[-1] is Nudge.ESCALATE and incident.acknowledged_at is None
+        people: tuple[str, ...] = ()
+        message = f"{request.proposal.action} still waits for approval"
+        if escalate:
+            # The first escalation reaches the commander; later ones the on-call list too.
+            later = any(
+                e.kind == EventKind.ACTION_ESCALATED and e.data.get("request_id") == request.id
+                for e in await self.store.list_events(incident.id)
+            )
+            people = people_to_tell(self.policy, incident, later=later)
+            message += f"; escalated to {', '.join(people) or 'nobody on record'}"
         await timeline.note(
             self.store,
             incident.id,
             at=now,
             actor=BOT_ACTOR,
             kind=EventKind.ACTION_ESCALATED if escalate else EventKind.ACTION_REMINDED,
-            message=f"{request.proposal.action} still waits for approval",
+            message=message,
             request_id=request.id,
+            **({"people": list(people)} if escalate else {}),
         )
-        await self.notifier.reminded(incident, request, escalate=escalate)
+        await self.notifier.reminded(incident, request, escalate=escalate, people=people)
         return 1

@@ -28,6 +28,7 @@ from bot.models import (
     Proposal,
 )
 from bot.pipeline.diagnostics import Diagnostics
+from bot.pipeline.escalation import people_to_tell
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class Executions(Diagnostics):
             metrics.ACTIONS_EXECUTED.labels(ActionState.OUTCOME_UNKNOWN.value).inc()
             try:
                 incident = await self.store.get_incident(request.incident_id)
-                await self.notifier.request_updated(incident, request)
+                people = people_to_tell(self.policy, incident)
+                await self.notifier.request_updated(incident, request, people=people)
                 await self.refresh_card(incident, request)
             except Exception:
                 # The state and the timeline are written; one failed message must not stop

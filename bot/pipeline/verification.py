@@ -26,6 +26,7 @@ from bot.models import (
     IncidentStatus,
     Verification,
 )
+from bot.pipeline.escalation import people_to_tell
 from bot.pipeline.evidence import KEEP_NOTES
 from bot.pipeline.triaging import Triaging
 from bot.pipeline.watching import Watching, condition
@@ -108,7 +109,8 @@ class Verifying(Triaging, Watching):
                 "request_id": request.id, "action": action, "check": check.detail,
             })
             incident = await incidents.add_evidence(self.store, incident.id, note, keep=KEEP_NOTES)
-        await self.notifier.request_verified(incident, request)
+        people = () if verified else people_to_tell(self.policy, incident)
+        await self.notifier.request_verified(incident, request, people=people)
         await self.refresh_card(incident, request)
         if not verified and incident.status is IncidentStatus.OPEN:
             # The fix did not hold: ask again with what the check saw among the evidence.

@@ -257,14 +257,22 @@ def request_note(request: ActionRequest, note: str, actor: str | None) -> str:
     )
 
 
-def verification_note(request: ActionRequest, commander: str | None) -> str:
-    """Whether a succeeded action held; a failed check pings the commander (or the channel)."""
+def _pinged(people: Iterable[str]) -> str:
+    """``<@U…>, <!subteam^S…>: `` for the people the pipeline chose; nothing (never the whole
+    channel) when it found nobody."""
+    named = ", ".join(mention(p) for p in people)
+    return f"{named}: " if named else ""
+
+
+def verification_note(request: ActionRequest, people: Iterable[str]) -> str:
+    """Whether a succeeded action held; a failed check pings ``people`` (the commander, else
+    the service's escalation list)."""
     if request.verification is Verification.VERIFIED:
         return f":white_check_mark: {_action(request)} *verified*: its check holds."
-    target = mention(commander) if commander else "<!here>"
     return (
-        f":warning: {target}: {_action(request)} *not verified*: its check did not hold within "
-        f"the window (`{code(request.id)}`). The incident is triaged again with what was seen."
+        f":warning: {_pinged(people)}{_action(request)} *not verified*: its check did not hold "
+        f"within the window (`{code(request.id)}`). The incident is triaged again with what "
+        "was seen."
     )
 
 
@@ -283,11 +291,11 @@ def reminder(request: ActionRequest) -> str:
     )
 
 
-def escalation(request: ActionRequest, commander: str | None) -> str:
-    """Nobody acted on a request: tell the commander, or the whole channel."""
-    target = mention(commander) if commander else "<!here>"
+def escalation(request: ActionRequest, people: Iterable[str]) -> str:
+    """Nobody acted on a request: tell ``people`` (the commander, then the service's on-call
+    escalation list, else its approvers), never the whole channel."""
     return (
-        f":rotating_light: {target}: nobody has acted on {_action(request)} "
+        f":rotating_light: {_pinged(people)}nobody has acted on {_action(request)} "
         f"(`{code(request.id)}`); it expires unless approved."
     )
 
@@ -487,12 +495,12 @@ def not_allowed_to_resolve(incident: Incident) -> str:
     )
 
 
-def outcome_unknown(request: ActionRequest, commander: str | None) -> str:
-    """A claimed execution lapsed without a result: tell the commander (or the channel)."""
-    target = mention(commander) if commander else "<!here>"
+def outcome_unknown(request: ActionRequest, people: Iterable[str]) -> str:
+    """A claimed execution lapsed without a result: tell ``people`` (the commander, else the
+    service's escalation list)."""
     holder = fit(code(request.claimed_by or "unknown"), ID_CHARS)
     return (
-        f":grey_question: {target}: {_action(request)} "
+        f":grey_question: {_pinged(people)}{_action(request)} "
         f"{STATE_NOTES[ActionState.OUTCOME_UNKNOWN].replace('; ', ' — ', 1)} "
         f"(`{code(request.id)}`, claimed by `{holder}`, which recorded no result). "
         "It will not be re-run by itself; use *Request again* on the card to ask for it anew."

@@ -119,21 +119,25 @@ class SlackNotifier:
                 card.channel, card.thread, text, blocks, incident_id=incident.id
             )
 
-    async def request_updated(self, incident: Incident, request: ActionRequest) -> None:
-        """Say in the thread what happened to the request (an unknown outcome pings the
-        commander)."""
+    async def request_updated(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
+        """Say in the thread what happened to the request (an unknown outcome pings
+        ``people``)."""
         if request.state is ActionState.OUTCOME_UNKNOWN:
-            await self._say(incident, messages.outcome_unknown(request, incident.commander))
+            await self._say(incident, messages.outcome_unknown(request, people))
             return
         await self._say(incident, messages.request_changed(request))
 
-    async def reminded(self, incident: Incident, request: ActionRequest, escalate: bool) -> None:
-        """Nudge the approvers of a waiting request; on escalation, the commander or channel."""
-        text = (
-            messages.escalation(request, incident.commander)
-            if escalate
-            else messages.reminder(request)
-        )
+    async def reminded(
+        self,
+        incident: Incident,
+        request: ActionRequest,
+        escalate: bool,
+        people: Sequence[str] = (),
+    ) -> None:
+        """Nudge the approvers of a waiting request; an escalation mentions ``people``."""
+        text = messages.escalation(request, people) if escalate else messages.reminder(request)
         await self._say(incident, text)
 
     async def incident_resolved(self, incident: Incident, actor: str, note: str) -> None:
@@ -202,9 +206,11 @@ class SlackNotifier:
         )
         return shared is not None
 
-    async def request_verified(self, incident: Incident, request: ActionRequest) -> None:
-        """Say whether the action held; not verified pings the commander (or the channel)."""
-        await self._say(incident, messages.verification_note(request, incident.commander))
+    async def request_verified(
+        self, incident: Incident, request: ActionRequest, people: Sequence[str] = ()
+    ) -> None:
+        """Say whether the action held; not verified pings ``people``."""
+        await self._say(incident, messages.verification_note(request, people))
 
     async def evidence_gathered(
         self, incident: Incident, request: ActionRequest, output: str

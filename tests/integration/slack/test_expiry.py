@@ -56,6 +56,15 @@ def test_unapproved_request_is_reminded_escalated_and_expired(
     # The on-call commander of checkout leads the alert's incident: they are escalated to.
     assert "<@U0CHKONCALL>" in escalation.args["text"]
     assert "<!here>" not in escalation.args["text"]
+    # A later escalation of the same request reaches checkout's on-call escalation list too.
+    later = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: "nobody has acted" in c.args.get("text", "")
+        and request_id in c.args["text"]
+        and "<@U0CHKLEAD1>" in c.args["text"],
+    )[0]
+    assert "<@U0CHKONCALL>" in later.args["text"]
+    assert "<!subteam^S0CHECKOUT>" in later.args["text"]
 
     recorder.wait_for(
         "chat.update",
@@ -74,3 +83,22 @@ def test_unapproved_request_is_reminded_escalated_and_expired(
     assert kinds.count("action.escalated") >= 1
     assert kinds.count("action.expired") == 1
     assert "action.succeeded" not in kinds
+
+
+def test_an_incident_nobody_leads_escalates_to_the_oncall_list_not_the_channel(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    # auth-service has no on-call commander: its escalation list (a user and a group) is pinged.
+    card = card_for(bot, recorder, "AUTH-TWO", "auth-service")
+    request_id = next(iter(vote_buttons(card)))
+    escalation = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: "nobody has acted" in c.args.get("text", "") and request_id in c.args["text"],
+    )[0]
+    assert "<@U0IDLEAD01>, <!subteam^S0IDENTITY>: nobody has acted" in escalation.args["text"]
+    request = request_of(bot, request_id)
+    escalated = [e for e in events_of(bot, request.incident_id) if e.kind == "action.escalated"]
+    assert escalated and escalated[0].data["people"] == ["U0IDLEAD01", "S0IDENTITY"]
+    everything = recorder.find("chat.postMessage") + recorder.find("chat.update")
+    assert not [c for c in everything if "<!here>" in json.dumps(c.args)]
+    assert not [c for c in everything if "<!channel>" in json.dumps(c.args)]

@@ -12,9 +12,20 @@ import pytest
 
 from bot.compose import Root
 from bot.config import load_settings
-from bot.models import BOT_ACTOR, Event, EventKind, Incident
+from bot.models import (
+    BOT_ACTOR,
+    ActionRequest,
+    ActionState,
+    Decision,
+    DecisionOutcome,
+    Event,
+    EventKind,
+    Incident,
+    Proposal,
+)
 from bot.notify import RecordingNotifier
 from bot.pipeline import AckStatus, Pipeline
+from bot.pipeline.escalation import PERSON_OR_GROUP, people_to_tell
 from bot.pipeline.storm import is_storm_key
 
 # Outside every freeze window of the shipped policies.
@@ -136,3 +147,102 @@ async def test_a_storm_incident_is_led_by_its_first_alerts_oncall_commander(
         assert assigned.data["source"] == "oncall"
     finally:
         await pipeline.store.close()
+
+
+# whom escalations reach ------------------------------------------------------------------------
+async def plain_incident(
+    pipeline: Pipeline, service: str = "checkout", commander: str | None = None
+) -> Incident:
+    incident = Incident(
+        title=f"{service} slow", service=service, commander=commander, created_at=T0, updated_at=T0
+    )
+    await pipeline.store.create_incident(incident)
+    return await pipeline.store.get_incident(incident.id)
+
+
+def waiting(incident: Incident, state: ActionState = ActionState.PENDING_APPROVAL) -> ActionRequest:
+    return ActionRequest(
+        incident_id=incident.id,
+        proposal=Proposal(action="restart_deployment", service=incident.service),
+        decision=Decision(
+            outcome=DecisionOutcome.REQUIRE_APPROVAL,
+            action="restart_deployment",
+            service=incident.service,
+            approvals_required=1,
+            eligible_approvers=["S0CHECKOUT"],
+        ),
+        state=state,
+        requested_by=BOT_ACTOR,
+        created_at=T0,
+        updated_at=T0,
+        expires_at=T0 + timedelta(hours=2),
+        claimed_by="replica-x" if state is ActionState.EXECUTING else None,
+        claim_expires_at=T0 + timedelta(seconds=30) if state is ActionState.EXECUTING else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "commander", "first", "later"),
+    [
+        # The commander first; later escalations add the on-call escalation list.
+        ("checkout", "U0LEAD0001", ["U0LEAD0001"], ["U0LEAD0001", *CHECKOUT_ESCALATION]),
+        # Nobody leads: the escalation list at once (user and group ids).
+        ("auth-service", None, ["U0IDLEAD01", "S0IDENTITY"], ["U0IDLEAD01", "S0IDENTITY"]),
+        # No commander and no escalation list: the approvers' ids (owners are team names).
+        ("cart-service", None, ["S0CHECKOUT", "U0CARTDEV1"], ["S0CHECKOUT", "U0CARTDEV1"]),
+        # A service policy does not know: its fallback approvers.
+        ("no-such-service", None, ["S0INCIDENTCMD"], ["S0INCIDENTCMD"]),
+    ],
+)
+async def test_escalations_reach_the_commander_then_the_oncall_list_never_the_channel(
+    flow: tuple[Pipeline, RecordingNotifier],
+    service: str,
+    commander: str | None,
+    first: list[str],
+    later: list[str],
+) -> None:
+    pipeline, notifier = flow
+    incident = await plain_incident(pipeline, service, commander)
+    request = waiting(incident)
+    await pipeline.store.add_action_request(request)
+    every = pipeline.options.reminder_seconds
+    for step in (1, 2, 3):
+        assert await pipeline.remind_waiting(T0 + timedelta(seconds=every * step + 1)) == 1
+    assert notifier.nudges == [(request.id, False), (request.id, True), (request.id, True)]
+    assert notifier.pinged == [
+        ("reminded", request.id, tuple(first)),
+        ("reminded", request.id, tuple(later)),
+    ]
+    escalated = [
+        e for e in await pipeline.timeline_of(incident.id) if e.kind == EventKind.ACTION_ESCALATED
+    ]
+    assert [e.data["people"] for e in escalated] == [first, later]
+
+
+async def test_an_unknown_outcome_pings_people_not_the_channel(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, notifier = flow
+    incident = await plain_incident(pipeline, "checkout")
+    request = waiting(incident, ActionState.EXECUTING)
+    await pipeline.store.add_action_request(request)
+    await pipeline.settle_lapsed_executions(T0 + timedelta(minutes=5))
+    assert notifier.pinged == [("request_updated", request.id, tuple(CHECKOUT_ESCALATION))]
+
+
+def test_people_to_tell_is_never_the_channel_and_only_ids(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, _ = flow
+    policy = pipeline.policy
+    led = Incident(title="x", service="checkout", commander="U0LEAD0001", created_at=T0,
+                   updated_at=T0)
+    assert people_to_tell(policy, led) == ("U0LEAD0001",)
+    assert people_to_tell(policy, led, later=True) == ("U0LEAD0001", *CHECKOUT_ESCALATION)
+    # A commander that is no id (an old record, a typo) is nobody to mention.
+    odd = led.model_copy(update={"commander": "<!here>"})
+    assert people_to_tell(policy, odd) == tuple(CHECKOUT_ESCALATION)
+    for service in ("checkout", "payment-gateway", "no-such-service", "multiple"):
+        nobody = led.model_copy(update={"service": service, "commander": None})
+        people = people_to_tell(policy, nobody)
+        assert people and all(PERSON_OR_GROUP.fullmatch(p) for p in people), (service, people)

@@ -79,7 +79,8 @@ HUGE = "Z" * 100_000 + HOSTILE
 CASES = ["hostile", "huge"]
 # Our own ids in the fixtures: the only mentions and links a message may contain.
 OURS = {"user": "U0OURS0001", "group": "S0OURS0001", "channel": "C0OURS0001"}
-ALLOWED = re.compile(r"<@U0OURS0001>|<!subteam\^S0OURS0001>|<#C0OURS0001>|<!here>")
+# No message mentions the whole channel (``<!here>``, ``<!channel>``): people are named.
+ALLOWED = re.compile(r"<@U0OURS0001>|<!subteam\^S0OURS0001>|<#C0OURS0001>")
 HIDDEN = re.compile("[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
 
 
@@ -212,7 +213,8 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "request_note": lambda t: messages.request_note(request(t, ActionState.FAILED), t, t),
     "reminder": lambda t: messages.reminder(request(t)),
     "escalation": lambda t: (
-        messages.escalation(request(t), None) + messages.escalation(request(t), t)
+        messages.escalation(request(t), [])
+        + messages.escalation(request(t), [OURS["user"], OURS["group"], t])
     ),
     "feedback_thanks": lambda t: messages.feedback_thanks(True) + messages.feedback_thanks(False),
     "alert_joined": lambda t: messages.alert_joined(incident(t))
@@ -237,13 +239,14 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "not_allowed_to_resolve": lambda t: messages.not_allowed_to_resolve(incident(t)),
     "verification_note": lambda t: "\n".join(
         messages.verification_note(
-            request(t, ActionState.SUCCEEDED).model_copy(update={"verification": verdict}), t
+            request(t, ActionState.SUCCEEDED).model_copy(update={"verification": verdict}),
+            [t, OURS["user"]],
         )
         for verdict in Verification
     ),
     "evidence_comment": lambda t: messages.evidence_comment(t),
     "outcome_unknown": lambda t: messages.outcome_unknown(
-        request(t, ActionState.OUTCOME_UNKNOWN).model_copy(update={"claimed_by": t}), t
+        request(t, ActionState.OUTCOME_UNKNOWN).model_copy(update={"claimed_by": t}), [t]
     ),
     "again_answer": lambda t: "\n".join(
         messages.again_answer(s) for s in [*messages.AGAIN_ANSWERS, "filed"]
@@ -357,7 +360,10 @@ def test_our_own_mentions_and_links_still_work() -> None:
     assert messages.mention(OURS["user"]) == "<@U0OURS0001>"
     assert messages.mention(OURS["group"]) == "<!subteam^S0OURS0001>"
     assert "<#C0OURS0001>" in messages.declared_elsewhere(incident("x"), OURS["channel"])
-    assert "<!here>" in messages.escalation(request("x"), None)
+    people = [OURS["user"], OURS["group"]]
+    assert "<@U0OURS0001>, <!subteam^S0OURS0001>: nobody has acted" in messages.escalation(
+        request("x"), people
+    )
     declared = incident("checkout down")
     assert f"*{declared.severity.value}*" in messages.declared(declared, OURS["user"])
 
