@@ -6,8 +6,8 @@ p50/the same cited fit on the held-back triage split (alerts labelled with a cat
 p99 query latency on a 20-chunk and a 2,000-chunk corpus.
 
 Run: .venv/bin/python -m benchmarks.retrieval [--model-dir var/models] [--repeat 5] [--show-misses]
-Hybrid uses the static model shipped in bot/data/models; with RUNBOOK_EMBEDDINGS-style
-embeddings missing (model2vec not installed) only the BM25 rows are printed.
+Hybrid uses the static model shipped in bot/data/models; if it cannot be loaded, only the BM25
+rows are printed.
 """
 
 from __future__ import annotations
