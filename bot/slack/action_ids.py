@@ -30,6 +30,16 @@ class ActionId(StrEnum):
 BREAK_GLASS_VIEW = "break_glass"
 JUSTIFICATION_INPUT = "justification"
 
+# The declare form: the global shortcut that opens it (slack/manifest.yaml names it too), the
+# modal's ``callback_id``, and its inputs (block id = action id).
+DECLARE_SHORTCUT = "declare_incident"
+DECLARE_VIEW = "declare_incident_form"
+DECLARE_TITLE = "declare_title"
+DECLARE_SERVICE = "declare_service"
+DECLARE_SEVERITY = "declare_severity"
+DECLARE_DESCRIPTION = "declare_description"
+DECLARE_CHANNEL = "declare_channel"
+
 
 VOTE_ACTIONS = (ActionId.APPROVE, ActionId.DENY)
 FEEDBACK_ACTIONS = (ActionId.HELPFUL, ActionId.NOT_HELPFUL)

@@ -8,18 +8,22 @@ import shlex
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.clock import utcnow
 from bot.errors import NotFound
 from bot.models import Category, ConversationRef, Incident, IncidentStatus, Severity
-from bot.pipeline import AckStatus, ResolveStatus
+from bot.pipeline import AckStatus, ResolveStatus, SeverityStatus
 from bot.postmortem import Escaping, build_postmortem, people_in
 from bot.slack import messages
 from bot.slack.markup import LIMITS, code, markdown, visible
 from bot.slack.runtime import SlackRuntime
+
+if TYPE_CHECKING:
+    # Annotation only: the declare form's module builds on this one.
+    from bot.slack.declare import DeclareForm
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,6 @@ def _check(invocation: Invocation) -> None:
             invocation.severity = Severity(args.pop().upper())
         elif args and NOT_A_SEVERITY.match(args[-1]):
             raise UsageError(f"{args[-1].upper()[:12]} is not a severity (SEV0–SEV3).")
-        if not args:
-            raise UsageError("`declare` needs a title.")
     elif sub == "triage" and not args:
         raise UsageError("`triage` needs a description of what you see.")
     elif sub == "note" and not args:
@@ -102,6 +104,8 @@ def _check(invocation: Invocation) -> None:
         raise UsageError(f"`{sub}` takes no arguments.")
     elif sub == "recategorize":
         _check_recategorize(invocation)
+    elif sub == "severity":
+        _check_severity(invocation)
 
 
 def _check_recategorize(invocation: Invocation) -> None:
@@ -119,6 +123,22 @@ def _check_recategorize(invocation: Invocation) -> None:
         invocation.severity = Severity(args.pop(1).upper())
     elif len(args) > 1 and NOT_A_SEVERITY.match(args[1]):
         raise UsageError(f"{args[1].upper()[:12]} is not a severity (SEV0–SEV3).")
+
+
+def severity_at(args: list[str]) -> int:
+    """Where the severity is in ``severity [id] <SEVn> [reason…]``: after an id, else first."""
+    return 1 if len(args) > 1 and INCIDENT_ID.match(args[0]) else 0
+
+
+def _check_severity(invocation: Invocation) -> None:
+    """The severity stays in ``args`` (the handler finds it with ``severity_at``)."""
+    args = invocation.args
+    at = severity_at(args)
+    if len(args) <= at or (at == 0 and INCIDENT_ID.match(args[0]) and len(args) == 1):
+        raise UsageError("`severity` needs the new severity (SEV0–SEV3).")
+    if not SEVERITY.match(args[at]):
+        raise UsageError(f"{args[at].upper()[:12]} is not a severity (SEV0–SEV3).")
+    invocation.severity = Severity(args[at].upper())
 
 
 def guess_service(text: str, known: Iterable[str]) -> str:
@@ -152,9 +172,10 @@ class Caller:
 class IncidentCommand:
     """The `/incident` listener and one method per subcommand; each calls the pipeline."""
 
-    def __init__(self, runtime: SlackRuntime) -> None:
+    def __init__(self, runtime: SlackRuntime, declarer: DeclareForm) -> None:
         self.runtime = runtime
         self.pipeline = runtime.pipeline
+        self.declarer = declarer
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """Ack first (usage errors in the ack itself), then run the subcommand."""
@@ -167,6 +188,10 @@ class IncidentCommand:
         handler = self._handlers().get(invocation.subcommand)
         if invocation.subcommand == "help":
             await ack(messages.usage())
+            return
+        if invocation.subcommand == "declare" and not invocation.args:
+            # No title: the form, opened before the ack (its trigger id lives 3 s).
+            await self.declarer.open_from_command(ack, command, invocation)
             return
         if handler is None:
             await ack(messages.unknown_subcommand(invocation.subcommand))
@@ -200,6 +225,7 @@ class IncidentCommand:
             "ack": self.acknowledge,
             "update": self.update,
             "recategorize": self.recategorize,
+            "severity": self.severity,
         }
 
     async def _respond(
@@ -223,23 +249,9 @@ class IncidentCommand:
         return guess_service(invocation.service or invocation.rest, known)
 
     async def declare(self, invocation: Invocation, caller: Caller) -> None:
-        """Open an incident by hand, announced in this channel or a new one."""
-        declared = await self.pipeline.declare_incident(
-            invocation.rest,
-            self._service(invocation),
-            invocation.severity or Severity.SEV2,
-            caller.user_id,
-            utcnow(),
-            asked_in=ConversationRef(kind="slack", channel=caller.channel_id),
-            new_channel=invocation.new_channel,
-        )
-        if declared.problem:
-            await self._respond(caller, messages.channel_failed(declared.problem))
-        where = declared.where
-        if where is not None and where.channel != caller.channel_id:
-            await self._respond(
-                caller, messages.declared_elsewhere(declared.incident, where.channel)
-            )
+        """Open an incident by hand, announced in this channel or a new one, then triaged."""
+        declaration = self.declarer.from_command(invocation, caller.channel_id)
+        await self.declarer.declare(declaration, caller.user_id, lambda t: self._respond(caller, t))
 
     async def triage(self, invocation: Invocation, caller: Caller) -> None:
         """File the text as a report from the caller, then triage it (they are the requester)."""
@@ -345,6 +357,26 @@ class IncidentCommand:
         text = messages.recategorized(corrected.incident, corrected.correction)
         await self._respond(caller, text, True)
 
+    async def severity(self, invocation: Invocation, caller: Caller) -> None:
+        """Set the severity of the incident named first, or of this channel's; said there."""
+        at = severity_at(invocation.args)
+        incident, _ = await self._named_or_here(caller, invocation.args[:at])
+        if incident is None or invocation.severity is None:
+            return
+        reason = " ".join(invocation.args[at + 1 :])
+        changed = await self.pipeline.change_severity(
+            incident.id, invocation.severity, caller.user_id, reason, utcnow()
+        )
+        if changed.status is SeverityStatus.CHANGED:
+            text = messages.severity_changed(
+                changed.incident, changed.previous, caller.user_id, changed.reason
+            )
+            await self._respond(caller, text, True)
+        elif changed.status is SeverityStatus.UNCHANGED:
+            await self._respond(caller, messages.severity_unchanged(changed.incident))
+        else:
+            await self._respond(caller, messages.already_resolved(changed.incident))
+
     async def acknowledge(self, invocation: Invocation, caller: Caller) -> None:
         """Take the incident named, or this channel's: stops escalation, leads it if nobody does."""
         incident, _ = await self._named_or_here(caller, invocation.args)
@@ -376,6 +408,6 @@ class IncidentCommand:
         await self._respond(caller, messages.postmortem_upload_failed(incident))
 
 
-def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
-    """Attach the `/incident` listener to the Bolt app."""
-    app.command(COMMAND)(IncidentCommand(runtime).on_command)
+def attach(app: AsyncApp, runtime: SlackRuntime, declarer: DeclareForm) -> None:
+    """Attach the `/incident` listener to the Bolt app (``declarer``: the declare form)."""
+    app.command(COMMAND)(IncidentCommand(runtime, declarer).on_command)

@@ -16,13 +16,14 @@ from bot.models import (
     Correction,
     Event,
     Incident,
+    Severity,
     Verification,
 )
 from bot.slack.markup import LIMITS, channel_link, code, escape, fit, mrkdwn, size
 from bot.slack.markup import mention as _mention
 
 SUBCOMMANDS = {
-    "declare": "declare <title> [SEV0-SEV3] [--service NAME] [--channel]",
+    "declare": "declare [<title> [SEV0-SEV3] [--service NAME] [--channel]]",
     "triage": "triage <free text describing what you see>",
     "status": "status [incident-id]",
     "list": "list",
@@ -33,6 +34,7 @@ SUBCOMMANDS = {
     "ack": "ack [incident-id]",
     "update": "update [incident-id] <text>",
     "recategorize": "recategorize <incident-id> <category> [SEV0-SEV3] [reason]",
+    "severity": "severity [incident-id] <SEV0-SEV3> [reason]",
     "help": "help",
 }
 TITLE_CHARS = 200
@@ -611,3 +613,58 @@ def accuracy_drifted(category: str, accuracy: float, judged: int, threshold: flo
         f"is {accuracy:.0%} over its last {judged} corrected or confirmed incidents, below "
         f"{threshold:.0%}. `incident-bot report accuracy` shows what it was taken for."
     )
+
+def severity_changed(incident: Incident, previous: Severity, actor: str, reason: str) -> str:
+    """A person set an incident's severity (``/incident severity``), said in the channel."""
+    why = f": {fit(mrkdwn(reason), NOTE_CHARS)}" if reason else ""
+    return (
+        f":rotating_light: {mention(actor)} changed the severity of `{code(incident.reference)}` "
+        f"from *{previous.value}* to *{incident.severity.value}*{why}"
+    )
+
+
+def severity_unchanged(incident: Incident) -> str:
+    """``/incident severity`` named the severity the incident already has."""
+    return f"`{code(incident.reference)}` is already *{incident.severity.value}*; nothing changed."
+
+
+# The declare form (a modal: every text is plain_text, shown as written).
+DECLARE_FORM = {
+    "title": "Declare an incident",
+    "submit": "Declare",
+    "close": "Cancel",
+    "title_label": "Title",
+    "title_placeholder": "What is broken, in a few words",
+    "service_label": "Service",
+    "service_placeholder": "The affected service",
+    "services_cut": "Only the first 100 services are listed; for another one use "
+    "/incident declare <title> --service NAME.",
+    "severity_label": "Severity",
+    "description_label": "What do you see?",
+    "description_placeholder": "Symptoms, who is affected, since when. Triage reads this.",
+    "channel_label": "Channel",
+    "new_channel": "Create a new incident channel",
+    "announce_here": "Otherwise it is announced in the channel you declared it from.",
+    "announce_default": "Otherwise it is announced in the incident channel.",
+    "announce_nowhere": "No channel is configured for incidents: it needs a new channel.",
+}
+SEVERITY_LABELS = {
+    "SEV0": "SEV0 · critical: customers cannot use the product",
+    "SEV1": "SEV1 · major: a key feature is down or badly degraded",
+    "SEV2": "SEV2 · minor: some users or a secondary feature affected",
+    "SEV3": "SEV3 · low: no visible impact yet",
+}
+# What a submitted declare form is refused for, under the field at fault.
+DECLARE_ERRORS = {
+    "title": "Give the incident a title.",
+    "title_long": "Keep the title within 200 characters.",
+    "service": "Pick a service from the list.",
+    "severity": "Pick a severity (SEV0–SEV3).",
+    "channel": "There is no incident channel to announce it in: create a new one.",
+}
+
+
+def declare_form_failed() -> str:
+    """The declare form could not be opened (the trigger expired, Slack refused it)."""
+    usage = code("/incident declare <title> [SEV0-SEV3]")
+    return f"The declare form did not open. Try again, or declare with arguments: `{usage}`."

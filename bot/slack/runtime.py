@@ -57,6 +57,8 @@ class SlackRuntime:
     alert_channels: frozenset[str] = frozenset()
     work: BackgroundWork = field(default_factory=BackgroundWork)
     people: People = field(default_factory=NoPeople)
+    # Where an incident declared from the global shortcut (no channel of its own) is announced.
+    incident_channel: str = ""
 
     def after_ack(self, job: Awaitable[None], name: str, reply: Reply) -> None:
         """Run slow work after the ack; errors become an ephemeral ``reply``, never a trace."""

@@ -33,7 +33,7 @@ from bot.pipeline import DeliveryOptions, Dispatcher, Pipeline
 from bot.ports import Backend
 from bot.redaction import Redactor
 from bot.runtime import Runtime
-from bot.slack import commands, events, home, interactions, modals
+from bot.slack import commands, declare, events, home, interactions, modals
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.blocks import make_clean
 from bot.slack.notifier import SlackNotifier
@@ -227,9 +227,10 @@ def attach_slack(
         outbox=parts.outbox,
         alert_channels=config.alert_channels,
         people=parts.people,
+        incident_channel=config.incident_channel,
     )
     app = build_app(parts.client, config.signing_secret)
-    commands.attach(app, listening)
+    commands.attach(app, listening, declare.attach(app, listening))
     interactions.attach(app, listening)
     modals.attach(app, listening)
     events.attach(app, listening)

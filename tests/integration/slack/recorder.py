@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.integration.slack.slack_rules import message_problem
+from tests.integration.slack.slack_rules import message_problem, modal_problem
 
 BOT_USER_ID = "UBOT000001"
 BOT_ID = "BBOT000001"
@@ -300,16 +300,17 @@ class SlackRecorder:
         if method in MESSAGE_METHODS:
             return message_problem(args) or ""
         if method == "views.open":
-            # A modal needs the click's trigger_id and a view of type modal with a title,
-            # blocks and (to be submittable) a callback_id.
+            # A modal needs the click's trigger_id, a view within Slack's limits (slack_rules)
+            # and, for its submission to reach a listener, a callback_id.
             view = args.get("view")
             if isinstance(view, str):
                 view = json.loads(view)
             if not args.get("trigger_id"):
                 return "invalid_trigger_id"
-            if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("blocks"):
-                return "invalid_arguments"
-            if not view.get("title") or not view.get("callback_id"):
+            problem = modal_problem(view)
+            if problem:
+                return problem
+            if not view.get("callback_id"):
                 return "invalid_arguments"
         if method == "views.publish":
             return self._home_view_problem(args)

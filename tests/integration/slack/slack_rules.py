@@ -147,3 +147,98 @@ def message_problem(args: dict[str, Any]) -> str | None:
     if markdown > MARKDOWN_TEXT:
         return "msg_blocks_too_long"
     return None
+
+
+# A modal view (views.open): the modal view object, the input block and the elements the bot
+# puts in one (plain-text input, checkboxes, static_select above), per Slack's references.
+MODAL_TITLE = 24  # title, submit and close: plain_text
+MODAL_BLOCKS = 100
+PRIVATE_METADATA = 3_000
+INPUT_LABEL = 2_000
+INPUT_HINT = 2_000
+TEXT_INPUT_LENGTH = 3_000  # plain_text_input min_length / max_length
+CHECKBOX_OPTIONS = 10
+
+
+def _text_input(element: dict[str, Any]) -> bool:
+    placeholder = element.get("placeholder")
+    low, high = element.get("min_length", 0), element.get("max_length", TEXT_INPUT_LENGTH)
+    initial = element.get("initial_value", "")
+    return (
+        isinstance(low, int)
+        and isinstance(high, int)
+        and 0 <= low <= TEXT_INPUT_LENGTH
+        and 1 <= high <= TEXT_INPUT_LENGTH
+        and low <= high
+        and isinstance(initial, str)
+        and len(initial) <= high
+        and (placeholder is None or _text_object(placeholder, PLACEHOLDER_TEXT, plain_only=True))
+    )
+
+
+def _checkboxes(element: dict[str, Any]) -> bool:
+    options = element.get("options")
+    if not isinstance(options, list) or not 0 < len(options) <= CHECKBOX_OPTIONS:
+        return False
+    valid = all(
+        isinstance(o, dict)
+        and _text_object(o.get("text"), OPTION_TEXT)
+        and isinstance(o.get("value"), str)
+        and 0 < len(o["value"]) <= OPTION_VALUE
+        for o in options
+    )
+    initial = element.get("initial_options", [])
+    return valid and isinstance(initial, list) and all(o in options for o in initial)
+
+
+def _input_element(element: Any) -> bool:
+    if not isinstance(element, dict) or len(str(element.get("action_id", ""))) > ID_CHARS:
+        return False
+    kind = element.get("type")
+    if kind == "plain_text_input":
+        return _text_input(element)
+    if kind == "checkboxes":
+        return _checkboxes(element)
+    if kind == "static_select":
+        return _static_select(element)
+    return False
+
+
+def _input_block(block: dict[str, Any]) -> bool:
+    hint = block.get("hint")
+    return (
+        len(str(block.get("block_id", ""))) <= ID_CHARS
+        and _text_object(block.get("label"), INPUT_LABEL, plain_only=True)
+        and (hint is None or _text_object(hint, INPUT_HINT, plain_only=True))
+        and isinstance(block.get("optional", False), bool)
+        and _input_element(block.get("element"))
+    )
+
+
+def modal_problem(view: Any) -> str | None:
+    """Slack's error code for a modal view (views.open) that breaks a limit, else None."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return "invalid_arguments"
+    if not _text_object(view.get("title"), MODAL_TITLE, plain_only=True):
+        return "invalid_arguments"
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= MODAL_BLOCKS:
+        return "invalid_arguments"
+    for name in ("submit", "close"):
+        if name in view and not _text_object(view[name], MODAL_TITLE, plain_only=True):
+            return "invalid_arguments"
+    inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
+    # submit is required when an input block is in the view
+    if inputs and "submit" not in view:
+        return "invalid_arguments"
+    if len(str(view.get("callback_id", ""))) > ID_CHARS:
+        return "invalid_arguments"
+    if len(str(view.get("private_metadata", ""))) > PRIVATE_METADATA:
+        return "invalid_arguments"
+    for block in blocks:
+        if block in inputs:
+            if not _input_block(block):
+                return "invalid_arguments"
+        elif not _block(block):
+            return "invalid_arguments"
+    return None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.models import Category, Incident, Severity
-from bot.slack.commands import UsageError, channel_name, guess_service, parse
+from bot.slack.commands import UsageError, channel_name, guess_service, parse, severity_at
 
 
 def test_declare_reads_title_severity_and_options() -> None:
@@ -21,8 +21,6 @@ def test_declare_reads_title_severity_and_options() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("declare", "needs a title"),
-        ("declare SEV2", "needs a title"),
         ("triage", "needs a description"),
         ("resolve", "needs an incident id"),
         ("postmortem", "needs an incident id"),
@@ -32,11 +30,50 @@ def test_declare_reads_title_severity_and_options() -> None:
         ('declare "open', "Cannot read"),
         ("declare payments down SEV9", r"^SEV9 is not a severity \(SEV0–SEV3\)\.$"),
         ("declare payments down sev-1", "SEV-1 is not a severity"),
+        ("severity", r"^`severity` needs the new severity \(SEV0–SEV3\)\.$"),
+        ("severity INC-4", "needs the new severity"),
+        ("severity SEV9", r"^SEV9 is not a severity \(SEV0–SEV3\)\.$"),
+        ("severity sev-1 worse", "SEV-1 is not a severity"),
+        ("severity high", "HIGH is not a severity"),
+        ("severity INC-4 high", "HIGH is not a severity"),
+        ("severity inc-0123456789 SEV5 typo", "SEV5 is not a severity"),
     ],
 )
 def test_bad_arguments_raise_usage_errors(text: str, problem: str) -> None:
     with pytest.raises(UsageError, match=problem):
         parse(text)
+
+
+def test_declare_without_a_title_is_the_form_with_what_was_typed() -> None:
+    bare = parse("declare")
+    assert bare.subcommand == "declare" and bare.args == [] and bare.severity is None
+    typed = parse("declare sev1 --channel --service checkout")
+    assert typed.args == [] and typed.severity is Severity.SEV1
+    assert typed.new_channel and typed.service == "checkout"
+
+
+@pytest.mark.parametrize(
+    ("text", "severity", "at", "args"),
+    [
+        ("severity SEV1", Severity.SEV1, 0, ["SEV1"]),
+        ("severity sev0 EU is down too", Severity.SEV0, 0, ["sev0", "EU", "is", "down", "too"]),
+        (
+            "severity INC-42 SEV3 false alarm",
+            Severity.SEV3,
+            1,
+            ["INC-42", "SEV3", "false", "alarm"],
+        ),
+        ("severity inc-0123456789 Sev2", Severity.SEV2, 1, ["inc-0123456789", "Sev2"]),
+        # An id after the severity is the reason's, not the incident to change.
+        ("severity SEV1 INC-7 is related", Severity.SEV1, 0, ["SEV1", "INC-7", "is", "related"]),
+    ],
+)
+def test_severity_reads_an_optional_id_the_severity_and_a_reason(
+    text: str, severity: Severity, at: int, args: list[str]
+) -> None:
+    got = parse(text)
+    assert got.subcommand == "severity" and got.severity is severity
+    assert got.args == args and severity_at(got.args) == at
 
 
 def test_empty_text_is_help_and_unknown_words_pass_through() -> None:

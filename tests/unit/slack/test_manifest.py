@@ -8,7 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.slack.action_ids import DECLARE_SHORTCUT
 from bot.slack.commands import COMMAND
+from bot.slack.messages import SUBCOMMANDS
 from bot.slack.wiring import EVENTS_PATH
 
 MANIFEST = Path(__file__).resolve().parents[3] / "slack" / "manifest.yaml"
@@ -50,6 +52,11 @@ def test_the_usage_hint_names_every_option_the_parser_reads() -> None:
     hint = yaml.safe_load(MANIFEST.read_text())["features"]["slash_commands"][0]["usage_hint"]
     for option in ("--service", "--channel"):
         assert option in hint
+    # Every subcommand the help text lists, each as the first word of one ``|`` part.
+    named = {part.split()[0] for part in hint.split("|")}
+    assert set(SUBCOMMANDS) <= named
+    for subcommand in ("ack", "assign", "severity", "update", "note"):
+        assert subcommand in named
     # Slack shows the hint in the composer; it must stay within its 1,000 characters.
     assert len(hint) <= 1000
 
@@ -144,7 +151,9 @@ def test_the_manifest_subscribes_to_exactly_the_events_the_code_handles() -> Non
 def test_manifest_asks_for_exactly_the_scopes_the_code_uses() -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     scopes = manifest["oauth_config"]["scopes"]["bot"]
-    needed = {"commands"} if manifest["features"]["slash_commands"] else set()
+    features = manifest["features"]
+    # Slash commands and shortcuts both need the commands scope.
+    needed = {"commands"} if features["slash_commands"] or features.get("shortcuts") else set()
     for method in methods_the_code_calls():
         needed |= METHOD_SCOPES[method]
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
@@ -152,6 +161,32 @@ def test_manifest_asks_for_exactly_the_scopes_the_code_uses() -> None:
     assert len(scopes) == len(set(scopes))
     assert set(scopes) == needed
     assert "channels:read" not in scopes and "groups:read" not in scopes
+
+
+def shortcuts_the_code_listens_to() -> int:
+    """How many ``app.shortcut(...)`` listeners bot/slack attaches."""
+    found = 0
+    for source in sorted(SLACK_SOURCES.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "shortcut"
+            ):
+                found += 1
+    return found
+
+
+def test_manifest_declares_the_shortcut_the_code_listens_to() -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    shortcuts = manifest["features"]["shortcuts"]
+    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("global", DECLARE_SHORTCUT)]
+    assert len(shortcuts) == shortcuts_the_code_listens_to()
+    # Shortcuts and modal submissions arrive as interactivity payloads, on the one endpoint.
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"].endswith(EVENTS_PATH)
+    assert all(s["name"] and s["description"] for s in shortcuts)
 
 
 def test_manifest_declares_the_home_tab_the_code_publishes() -> None:

@@ -264,6 +264,9 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     ),
     "status_update": lambda t: messages.status_update(incident(t), t, t),
     "update_posted": lambda t: messages.update_posted(incident(t)),
+    "severity_changed": lambda t: messages.severity_changed(incident(t), Severity.SEV3, t, t),
+    "severity_unchanged": lambda t: messages.severity_unchanged(incident(t)),
+    "declare_form_failed": lambda t: messages.declare_form_failed(),
     "update_requested": lambda t: (
         messages.update_requested(incident(t), [OURS["user"], OURS["group"], t], 45)
         + messages.update_requested(incident(t), [], 45)
@@ -273,6 +276,7 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
 # Kinds that show no value at all (the rest must show a cut marker when the value is huge).
 FIXED = {
     "usage",
+    "declare_form_failed",
     "no_incident_here",
     "no_open_incidents",
     "unknown_request",
