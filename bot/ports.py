@@ -370,9 +370,9 @@ class Notifier(Protocol):
     async def update_requested(
         self, incident: Incident, people: Sequence[str], quiet_minutes: int
     ) -> None:
-        """Ask for a status update in the incident's conversation, mentioning ``people`` (the
-        commander, else the service's escalation list; nobody at all when both are empty,
-        never the whole channel): there has been none for ``quiet_minutes``."""
+        """Ask for a status update in the incident's conversation, mentioning ``people`` (whom
+        ``escalation.people_to_tell`` chose; never the whole channel): there has been none for
+        ``quiet_minutes``."""
 
     async def accuracy_drifted(
         self, category: Category, accuracy: float, judged: int, threshold: float

@@ -1,5 +1,6 @@
 """Update reminders: an open SEV0/SEV1 incident with no status update for a while is asked for
-one, in its conversation, mentioning its commander (or the service's escalation list).
+one, in its conversation, mentioning its commander, or when nobody leads it the service's
+escalation list (``escalation.people_to_tell``: never the whole channel).
 
 Every replica sweeps; the ask is claimed by a compare-and-swap write of the incident's
 ``update_requested_at``, so only the replica whose write lands sends it. The next ask comes
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from bot import timeline
 from bot.incidents import mutate_incident
 from bot.models import BOT_ACTOR, EventKind, Incident, IncidentStatus
+from bot.pipeline.escalation import people_to_tell
 from bot.pipeline.stage import Stage
 from bot.pipeline.waiting import SEVERE
 
@@ -76,7 +78,7 @@ class UpdateReminders(Stage):
         incident = await mutate_incident(self.store, known.id, claim, known=known)
         if not claimed:
             return 0
-        people = self._who_answers(incident)
+        people = people_to_tell(self.policy, incident)
         quiet = int((now - last_heard(incident)).total_seconds() // 60)
         await timeline.note(
             self.store,
@@ -92,10 +94,3 @@ class UpdateReminders(Stage):
         )
         await self.notifier.update_requested(incident, people, quiet)
         return 1
-
-    def _who_answers(self, incident: Incident) -> tuple[str, ...]:
-        """The commander, else the service's on-call escalation list (possibly nobody)."""
-        if incident.commander:
-            return (incident.commander,)
-        service = self.policy.services.get(incident.service)
-        return service.oncall.escalation if service is not None else ()

@@ -129,10 +129,11 @@ async def test_no_commander_asks_the_escalation_list(two: list[Replica]) -> None
 
     assert await _sweep(two, T0 + 30 * MIN) == 2
     people = {call[1]: call[2] for call in _asks(two)}
-    # services.yaml: checkout's oncall.escalation; an unknown service has nobody to mention.
-    assert people == {incident.id: "U0CHKLEAD1,S0CHECKOUT", unknown.id: ""}
-    assert await _requested_events(pipeline, unknown.id) == [
-        "no status update for 30 min; asked the incident's conversation"
+    # services.yaml: checkout's oncall.escalation; a service policy does not know: the fallback
+    # approvers (rules.yaml). Never the whole channel.
+    assert people == {incident.id: "U0CHKLEAD1,S0CHECKOUT", unknown.id: "S0INCIDENTCMD"}
+    assert await _requested_events(pipeline, incident.id) == [
+        "no status update for 30 min; asked U0CHKLEAD1, S0CHECKOUT"
     ]
 
 
