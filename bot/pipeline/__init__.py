@@ -15,6 +15,10 @@
                       through policy                                     (``request_again``)
     command.py     incident command: declare, report, resolve (cancels what could still run),
                    feedback, and reading back for status, timeline and the review
+    roles.py       who commands, scribes and talks: a role handed over by the commander, an
+                   approver or an admin (anyone while nobody commands), CAS  (``assign_role``)
+    escalation.py  whom a ping reaches: the commander, then the on-call escalation list, else
+                   the service's approvers; never the whole channel   (``people_to_tell``)
     correcting.py  a responder corrects the category (and severity); kept on the incident
                    and in the timeline, scored by the accuracy report     (``recategorize``)
     evidence.py    an alert's own series (generatorURL's PromQL) queried before triage, its
@@ -74,6 +78,7 @@ from bot.pipeline.notes import Notes
 from bot.pipeline.queue import TriageQueue
 from bot.pipeline.records import Records
 from bot.pipeline.retention import Pruned, Retention
+from bot.pipeline.roles import Assigned, AssignStatus, Roles
 from bot.pipeline.stage import FlowOptions, NoDirectory
 from bot.pipeline.triaging import TriageResult
 from bot.pipeline.undoing import Undoing, UndoResult, UndoStatus
@@ -85,6 +90,8 @@ from bot.pipeline.waiting import Awaiting, Waiting
 __all__ = [
     "AgainResult",
     "AgainStatus",
+    "Assigned",
+    "AssignStatus",
     "Awaiting",
     "Corrected",
     "Acknowledged",
@@ -114,6 +121,7 @@ __all__ = [
 
 @dataclass
 class Pipeline(
+    Roles,
     Command,
     Drifting,
     Correcting,

@@ -248,10 +248,12 @@ class Command(Intake, Triaging):
         """The commander, the service's eligible approvers and the admins may resolve."""
         if incident.commander is not None and actor == incident.commander:
             return True
-        allowed = [
-            *self.policy.eligible_approvers(incident.service),
-            *self.options.admin_approvers,
-        ]
+        return await self.may_oversee(incident.service, actor)
+
+    async def may_oversee(self, service: str, actor: str) -> bool:
+        """The service's eligible approvers and the incident admins (groups resolved): they may
+        resolve any of its incidents and hand its roles over."""
+        allowed = [*self.policy.eligible_approvers(service), *self.options.admin_approvers]
         groups = await self.directory.members(allowed)
         return is_eligible(actor, allowed, groups)
 

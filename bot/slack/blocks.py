@@ -28,6 +28,7 @@ from bot.models import (
     Incident,
     IncidentStatus,
     Plan,
+    Role,
     RunbookRef,
     Severity,
     Triage,
@@ -255,6 +256,14 @@ def first_line(incident: Incident, alerts: Sequence[Alert], now: datetime | None
         parts.append(f"*{incident.status.value}*")
     parts += source_links(alerts)
     return " · ".join(parts)
+
+
+def roles_line(incident: Incident) -> list[Block]:
+    """Who commands, scribes and talks (``/incident assign``), when anyone does: one line."""
+    held = [(Role.COMMANDER, incident.commander)]
+    held += [(role, incident.roles.get(role)) for role in (Role.SCRIBE, Role.COMMS)]
+    parts = [f"{role.value.capitalize()} {mention(who)}" for role, who in held if who]
+    return [context(" · ".join(parts))] if parts else []
 
 
 def runbook_link(ref: RunbookRef, base_url: str, clean: Clean) -> str:
@@ -558,6 +567,7 @@ def triage_card(
     blocks: list[Block] = [
         _header(incident, triage, alerts, clean),
         section(first_line(incident, alerts, card.now), "first"),
+        *roles_line(incident),
         section(
             f"*What we think*: {fit(clean(triage.summary), SUMMARY_CHARS) or '_no summary_'}\n"
             f"*Likely cause*: {fit(clean(triage.root_cause), SUMMARY_CHARS) or '_unknown_'}",

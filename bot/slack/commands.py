@@ -14,8 +14,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.clock import utcnow
 from bot.errors import NotFound
-from bot.models import Category, ConversationRef, Incident, IncidentStatus, Severity
-from bot.pipeline import AckStatus, ResolveStatus, SeverityStatus
+from bot.models import Category, ConversationRef, Incident, IncidentStatus, Role, Severity
+from bot.pipeline import AckStatus, AssignStatus, ResolveStatus, SeverityStatus
 from bot.postmortem import Escaping, build_postmortem, people_in
 from bot.slack import messages
 from bot.slack.markup import LIMITS, code, markdown, visible
@@ -36,6 +36,8 @@ LIST_LIMIT = 20
 SLOW = frozenset({"declare", "triage"})
 NEEDS_ID = frozenset({"timeline", "resolve", "postmortem"})
 INCIDENT_ID = re.compile(r"^(inc-[0-9a-f]{4,32}|INC-[0-9]{1,9})$", re.IGNORECASE)
+# A user as Slack escapes a mention in command text: <@U123ABC> or <@U123ABC|name>.
+USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
 
 
 class UsageError(ValueError):
@@ -52,6 +54,9 @@ class Invocation:
     service: str | None = None
     new_channel: bool = False
     category: Category | None = None
+    # assign: who gets which role
+    assignee: str | None = None
+    role: Role | None = None
 
     @property
     def rest(self) -> str:
@@ -61,6 +66,9 @@ class Invocation:
 
 def parse(text: str) -> Invocation:
     """Split the command text; raises UsageError with a message for the user."""
+    if text.split(None, 1)[:1] == ["assign"]:
+        # A mention's name may hold spaces or quotes: only the id matters.
+        text = USER_MENTION.sub(r"<@\1>", text)
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -104,6 +112,8 @@ def _check(invocation: Invocation) -> None:
         raise UsageError(f"`{sub}` takes no arguments.")
     elif sub == "recategorize":
         _check_recategorize(invocation)
+    elif sub == "assign":
+        _check_assign(invocation)
     elif sub == "severity":
         _check_severity(invocation)
 
@@ -139,6 +149,32 @@ def _check_severity(invocation: Invocation) -> None:
     if not SEVERITY.match(args[at]):
         raise UsageError(f"{args[at].upper()[:12]} is not a severity (SEV0–SEV3).")
     invocation.severity = Severity(args[at].upper())
+
+
+def _check_assign(invocation: Invocation) -> None:
+    """``[id] @user [role]`` (the role may come first): only the id stays in ``args``."""
+    args = invocation.args
+    named = args[:1] if len(args) > 1 and INCIDENT_ID.match(args[0]) else []
+    rest = args[len(named) :]
+    people = [w for w in rest if w.startswith(("<", "@"))]
+    others = [w for w in rest if not w.startswith(("<", "@"))]
+    if not people:
+        raise UsageError("`assign` needs the person to give the role to, as an @mention.")
+    if len(people) > 1 or len(others) > 1:
+        raise UsageError("`assign` takes one @mention and at most one role.")
+    found = USER_MENTION.fullmatch(people[0])
+    if found is None:
+        raise UsageError(
+            f"{people[0][:40]} is not a person: pick them from the @ menu so Slack sends "
+            "their id (a user, not a group or channel)."
+        )
+    role = others[0].lower() if others else Role.COMMANDER.value
+    if role not in {r.value for r in Role}:
+        known = ", ".join(r.value for r in Role)
+        raise UsageError(f"{role[:40]} is not a role ({known}).")
+    invocation.args = named
+    invocation.assignee = found.group(1)
+    invocation.role = Role(role)
 
 
 def guess_service(text: str, known: Iterable[str]) -> str:
@@ -223,6 +259,7 @@ class IncidentCommand:
             "postmortem": self.postmortem,
             "note": self.note,
             "ack": self.acknowledge,
+            "assign": self.assign,
             "update": self.update,
             "recategorize": self.recategorize,
             "severity": self.severity,
@@ -389,6 +426,27 @@ class IncidentCommand:
             await self._respond(caller, messages.already_acknowledged(result.incident))
         else:
             await self._respond(caller, messages.already_resolved(result.incident))
+
+    async def assign(self, invocation: Invocation, caller: Caller) -> None:
+        """Give a role (commander unless named) on the incident named, or this channel's, to
+        the person mentioned; said in the channel."""
+        incident, _ = await self._named_or_here(caller, invocation.args)
+        if incident is None or invocation.assignee is None or invocation.role is None:
+            return
+        result = await self.pipeline.assign_role(
+            incident.id, invocation.role, invocation.assignee, caller.user_id, utcnow()
+        )
+        if result.status is AssignStatus.ASSIGNED:
+            text = messages.role_assigned(
+                result.incident, result.role, result.user, caller.user_id, result.previous
+            )
+            await self._respond(caller, text, True)
+        elif result.status is AssignStatus.UNCHANGED:
+            await self._respond(caller, messages.role_unchanged(result.incident, result.role))
+        elif result.status is AssignStatus.NOT_ALLOWED:
+            await self._respond(caller, messages.not_allowed_to_assign(result.incident))
+        else:
+            await self._respond(caller, messages.roles_closed(result.incident))
 
     async def postmortem(self, invocation: Invocation, caller: Caller) -> None:
         """The post-incident review, always as a markdown file (display names, not ids)."""

@@ -16,6 +16,7 @@ from bot.models import (
     Correction,
     Event,
     Incident,
+    Role,
     Severity,
     Verification,
 )
@@ -32,6 +33,7 @@ SUBCOMMANDS = {
     "postmortem": "postmortem <incident-id>",
     "note": "note [incident-id] <text>",
     "ack": "ack [incident-id]",
+    "assign": "assign [incident-id] @user [commander|scribe|comms]",
     "update": "update [incident-id] <text>",
     "recategorize": "recategorize <incident-id> <category> [SEV0-SEV3] [reason]",
     "severity": "severity [incident-id] <SEV0-SEV3> [reason]",
@@ -222,6 +224,40 @@ def acknowledged(incident: Incident) -> str:
         f":raising_hand: {who} acknowledged `{code(incident.reference)}`{lead}. "
         "No further escalations."
     )
+
+
+def role_assigned(
+    incident: Incident, role: Role, user: str, actor: str, previous: str | None
+) -> str:
+    """Announcement that a role changed hands (in the channel the command came from)."""
+    was = f" (was {mention(previous)})" if previous else ""
+    return (
+        f":busts_in_silhouette: {mention(actor)} made {mention(user)} *{role.value}* of "
+        f"`{code(incident.reference)}`{was}."
+    )
+
+
+def role_unchanged(incident: Incident, role: Role) -> str:
+    """Assign to the person who already holds the role."""
+    holder = incident.commander if role is Role.COMMANDER else incident.roles.get(role)
+    return (
+        f"{mention(holder or '')} is already *{role.value}* of `{code(incident.reference)}`; "
+        "nothing changed."
+    )
+
+
+def not_allowed_to_assign(incident: Incident) -> str:
+    """Assign asked by someone who is neither commander, approver nor admin."""
+    return (
+        f":no_entry: Only the commander of `{code(incident.reference)}`, the approvers of "
+        f"{_service(incident.service)} or an incident admin can hand its roles over (anyone may "
+        "while nobody commands it)."
+    )
+
+
+def roles_closed(incident: Incident) -> str:
+    """Assign on a resolved incident: its roles stay as they ended."""
+    return f"`{code(incident.reference)}` is resolved; its roles no longer change."
 
 
 def already_acknowledged(incident: Incident) -> str:

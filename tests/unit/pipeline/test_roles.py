@@ -3,6 +3,7 @@ report, the first to acknowledge otherwise; roles handed over with ``assign_role
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,10 @@ from bot.models import (
     EventKind,
     Incident,
     Proposal,
+    Role,
 )
 from bot.notify import RecordingNotifier
-from bot.pipeline import AckStatus, Pipeline
+from bot.pipeline import AckStatus, AssignStatus, Pipeline
 from bot.pipeline.escalation import PERSON_OR_GROUP, people_to_tell
 from bot.pipeline.storm import is_storm_key
 
@@ -246,3 +248,103 @@ def test_people_to_tell_is_never_the_channel_and_only_ids(
         nobody = led.model_copy(update={"service": service, "commander": None})
         people = people_to_tell(policy, nobody)
         assert people and all(PERSON_OR_GROUP.fullmatch(p) for p in people), (service, people)
+
+
+# /incident assign -----------------------------------------------------------------------------
+async def test_anyone_may_take_command_of_an_incident_nobody_leads(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, _ = flow
+    incident = await plain_incident(pipeline, "search-api")
+    result = await pipeline.assign_role(incident.id, Role.COMMANDER, "U0ALICE01", "U0ANYONE1", T0)
+    assert result.status is AssignStatus.ASSIGNED and result.previous is None
+    assert result.incident.commander == "U0ALICE01"
+    [event] = assignments(await pipeline.timeline_of(incident.id))
+    assert event.actor == "U0ANYONE1"
+    assert event.data == {
+        "role": "commander", "user": "U0ALICE01", "previous": None, "source": "assigned"
+    }
+
+
+async def test_only_the_commander_approvers_or_admins_hand_a_role_over(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, _ = flow
+    incident = await plain_incident(pipeline, "checkout", commander="U0ALICE01")
+    refused = await pipeline.assign_role(incident.id, Role.COMMANDER, "U0EVE0001", "U0EVE0001", T0)
+    assert refused.status is AssignStatus.NOT_ALLOWED
+    stored = await pipeline.store.get_incident(incident.id)
+    assert stored.commander == "U0ALICE01" and stored.version == incident.version
+    assert assignments(await pipeline.timeline_of(incident.id)) == []
+
+    # The commander hands command over; then the old commander may no longer.
+    # Named by its number, as people say it.
+    handed = await pipeline.assign_role(
+        incident.reference, Role.COMMANDER, "U0BOB0001", "U0ALICE01", T0
+    )
+    assert handed.status is AssignStatus.ASSIGNED and handed.previous == "U0ALICE01"
+    late = await pipeline.assign_role(incident.id, Role.SCRIBE, "U0ALICE01", "U0ALICE01", T0)
+    assert late.status is AssignStatus.NOT_ALLOWED
+    # An approver of checkout (policies/services.yaml) and an admin may, whoever commands.
+    by_approver = await pipeline.assign_role(
+        incident.id, Role.COMMANDER, "U0CAROL01", "U0CHKLEAD1", T0
+    )
+    assert by_approver.status is AssignStatus.ASSIGNED and by_approver.previous == "U0BOB0001"
+    by_admin = await pipeline.assign_role(incident.id, Role.COMMS, "U0DAVE001", "U0ADMIN001", T0)
+    assert by_admin.status is AssignStatus.ASSIGNED
+    history = [(e.actor, e.data["role"], e.data["previous"], e.data["user"])
+               for e in assignments(await pipeline.timeline_of(incident.id))]
+    assert history == [
+        ("U0ALICE01", "commander", "U0ALICE01", "U0BOB0001"),
+        ("U0CHKLEAD1", "commander", "U0BOB0001", "U0CAROL01"),
+        ("U0ADMIN001", "comms", None, "U0DAVE001"),
+    ]
+
+
+async def test_scribe_and_comms_are_kept_beside_the_commander(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, _ = flow
+    incident = await plain_incident(pipeline, "checkout", commander="U0ALICE01")
+    await pipeline.assign_role(incident.id, Role.SCRIBE, "U0SCRIBE1", "U0ALICE01", T0)
+    await pipeline.assign_role(incident.id, Role.COMMS, "U0COMMS01", "U0ALICE01", T0)
+    again = await pipeline.assign_role(incident.id, Role.SCRIBE, "U0SCRIBE1", "U0ALICE01", T0)
+    assert again.status is AssignStatus.UNCHANGED
+    moved = await pipeline.assign_role(incident.id, Role.SCRIBE, "U0SCRIBE2", "U0ALICE01", T0)
+    assert moved.previous == "U0SCRIBE1"
+    stored = await pipeline.store.get_incident(incident.id)
+    assert stored.commander == "U0ALICE01"
+    assert stored.roles == {Role.SCRIBE: "U0SCRIBE2", Role.COMMS: "U0COMMS01"}
+    assert len(assignments(await pipeline.timeline_of(incident.id))) == 3
+
+
+async def test_a_resolved_incident_changes_nothing(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, _ = flow
+    incident = await plain_incident(pipeline, "checkout", commander="U0ALICE01")
+    await pipeline.resolve_incident(incident.id, "U0ALICE01", "fixed", T0)
+    closed = await pipeline.store.get_incident(incident.id)
+    for actor in ("U0ALICE01", "U0ADMIN001"):
+        result = await pipeline.assign_role(incident.id, Role.COMMANDER, "U0BOB0001", actor, T0)
+        assert result.status is AssignStatus.NOT_OPEN
+    after = await pipeline.store.get_incident(incident.id)
+    assert (after.commander, after.version) == ("U0ALICE01", closed.version)
+    assert assignments(await pipeline.timeline_of(incident.id)) == []
+
+
+async def test_racing_handovers_by_the_commander_give_command_away_once(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    pipeline, _ = flow
+    incident = await plain_incident(pipeline, "checkout", commander="U0ALICE01")
+    heirs = [f"U0HEIR{n:03d}" for n in range(6)]
+    results = await asyncio.gather(
+        *(pipeline.assign_role(incident.id, Role.COMMANDER, h, "U0ALICE01", T0) for h in heirs)
+    )
+    winners = [r for r in results if r.status is AssignStatus.ASSIGNED]
+    assert len(winners) == 1
+    assert {r.status for r in results if r not in winners} == {AssignStatus.NOT_ALLOWED}
+    stored = await pipeline.store.get_incident(incident.id)
+    assert stored.commander == winners[0].user
+    assert len(assignments(await pipeline.timeline_of(incident.id))) == 1

@@ -27,6 +27,7 @@ from bot.models import (
     EventKind,
     Incident,
     Proposal,
+    Role,
     RuleHit,
     RunbookRef,
     Severity,
@@ -208,6 +209,20 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "already_resolved": lambda t: messages.already_resolved(incident(t)),
     "acknowledged": lambda t: messages.acknowledged(acked(t)),
     "already_acknowledged": lambda t: messages.already_acknowledged(acked(t)),
+    "role_assigned": lambda t: "\n".join(
+        messages.role_assigned(incident(t), role, OURS["user"], t, previous)
+        for role in Role
+        for previous in (None, t, OURS["user"])
+    ),
+    "role_unchanged": lambda t: "\n".join(
+        messages.role_unchanged(
+            incident(t).model_copy(update={"roles": {Role.SCRIBE: t, Role.COMMS: OURS["user"]}}),
+            role,
+        )
+        for role in Role
+    ),
+    "not_allowed_to_assign": lambda t: messages.not_allowed_to_assign(incident(t)),
+    "roles_closed": lambda t: messages.roles_closed(incident(t)),
     "unknown_request": lambda t: messages.unknown_request(),
     "vote_refused": lambda t: messages.vote_refused(t),
     "request_note": lambda t: messages.request_note(request(t, ActionState.FAILED), t, t),

@@ -1,0 +1,131 @@
+"""Roles through a running bot: `/incident assign` sent as signed slash commands, the on-call
+commander of an alert's incident, and a declare in a channel the bot is not in."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.integration.slack.harness import BotProcess
+from tests.integration.slack.recorder import Call, SlackRecorder
+
+pytestmark = pytest.mark.integration
+
+INCIDENT_ID = re.compile(r"inc-[0-9a-f]{10}")
+REFERENCE = re.compile(r"INC-[0-9]+")
+
+
+def responded(recorder: SlackRecorder, hook: str, text: str) -> Call:
+    return recorder.wait_for(
+        "response_url", lambda c: c.args["hook"] == hook and text in json.dumps(c.args)
+    )[0]
+
+
+def declared_id(recorder: SlackRecorder, marker: str) -> str:
+    posted = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: marker in c.args.get("text", "") and "declared" in c.args["text"],
+    )[0]
+    found = INCIDENT_ID.search(posted.args["text"])
+    assert found is not None
+    return found.group(0)
+
+
+def test_assign_hands_roles_over_and_says_so_in_the_channel(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    room = "C0ASSIGN01"
+    bot.command("declare ASSIGN-ONE checkout is down SEV1", channel=room, hook="as-declare")
+    incident_id = declared_id(recorder, "ASSIGN-ONE")
+
+    # No id: this channel's incident; the declarer (its commander) names a scribe.
+    bot.command("assign <@U0SCRIBE01|sam> scribe", channel=room, hook="as-scribe")
+    scribe = responded(recorder, "as-scribe", "made <@U0SCRIBE01> *scribe*")
+    assert scribe.args["response_type"] == "in_channel"
+    assert "<@U0ONCALL01> made" in scribe.args["text"]
+    found = REFERENCE.search(scribe.args["text"])
+    assert found is not None
+    reference = found.group(0)
+
+    # Someone who is neither commander, approver nor admin is refused, privately.
+    bot.command("assign <@U0STRANGE01>", user="U0STRANGE01", channel=room, hook="as-stranger")
+    stranger = responded(recorder, "as-stranger", "Only the commander")
+    assert stranger.args["response_type"] == "ephemeral"
+
+    # What is no person or no role is a usage error in the ack itself.
+    typed = bot.command("assign @sam", channel=room, hook="as-typed")
+    assert "is not a person" in typed.body.decode()
+    assert "/incident assign" in typed.body.decode()
+    unknown = bot.command("assign <@U0SCRIBE01> boss", channel=room, hook="as-role")
+    assert "boss is not a role" in unknown.body.decode()
+
+    # The commander hands command over, naming the incident by its number from elsewhere.
+    bot.command(f"assign {reference} <@U0NEWLEAD1|nell>", channel="C0ELSEWHERE", hook="as-lead")
+    lead = responded(recorder, "as-lead", "made <@U0NEWLEAD1> *commander*")
+    assert "(was <@U0ONCALL01>)" in lead.args["text"]
+    # The old commander may no longer hand roles over.
+    bot.command("assign <@U0ONCALL01> comms", channel=room, hook="as-old")
+    responded(recorder, "as-old", "Only the commander")
+
+    bot.command(f"timeline {incident_id}", hook="as-timeline")
+    timeline = responded(recorder, "as-timeline", "incident.role_assigned")
+    assert json.dumps(timeline.args).count("incident.role_assigned") == 2
+
+    # A resolved incident keeps its roles.
+    bot.command(f"resolve {incident_id} fixed", user="U0NEWLEAD1", hook="as-resolve")
+    responded(recorder, "as-resolve", "resolved")
+    bot.command(f"assign {reference} <@U0SCRIBE01>", user="U0NEWLEAD1", hook="as-closed")
+    responded(recorder, "as-closed", "is resolved; its roles no longer change")
+
+
+def test_assign_redraws_the_card_with_who_holds_each_role(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    room = "C0ASSIGN02"
+    bot.command("triage ASSIGN-CARD checkout pods return 500 errors", user="U0REPORT01",
+                channel=room, hook="as-triage")
+    card = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: "ASSIGN-CARD" in json.dumps(c.args) and "blocks" in c.args and c.ok,
+        timeout=20,
+    )[0]
+    assert card.args["channel"] == room
+    assert "Commander <@U0REPORT01>" in json.dumps(card.args["blocks"])  # the reporter leads
+    bot.command("assign comms <@U0COMMS001|cam>", user="U0REPORT01", channel=room, hook="as-c")
+    responded(recorder, "as-c", "made <@U0COMMS001> *comms*")
+    recorder.wait_for(
+        "chat.update",
+        lambda c: c.args.get("ts") == card.answer["ts"]
+        and "Commander <@U0REPORT01> · Comms <@U0COMMS001>"
+        in json.dumps(c.args, ensure_ascii=False),
+    )
+
+
+def test_an_alerts_incident_is_led_by_the_services_oncall_commander(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    answer = bot.alert(
+        "generic",
+        {
+            "title": "ONCALL-LEAD checkout 5xx error rate above SLO",
+            "service": "checkout",
+            "severity": "high",
+            "labels": {"deployment": "checkout-api", "alertname": "OncallLeadErrors"},
+        },
+    )
+    assert answer.status == 202, answer.body
+    incident_id = answer.json()["incident_ids"][0]
+    card = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: "ONCALL-LEAD" in json.dumps(c.args) and "blocks" in c.args and c.ok,
+        timeout=20,
+    )[0]
+    assert "Commander <@U0CHKONCALL>" in json.dumps(card.args["blocks"])
+    bot.command(f"timeline {incident_id}", hook="oncall-timeline")
+    timeline = responded(recorder, "oncall-timeline", "incident.role_assigned")
+    assert "On-call commander U0CHKONCALL" in json.dumps(timeline.args)
+    # The on-call commander may hand command over at once.
+    bot.command(f"assign {incident_id} <@U0DEPUTY01>", user="U0CHKONCALL", hook="oncall-hand")
+    responded(recorder, "oncall-hand", "(was <@U0CHKONCALL>)")
