@@ -61,3 +61,44 @@ def evidence_alert(event: Event, incident: Incident) -> Alert:
         received_at=event.at,
         incident_id=incident.id,
     )
+
+
+# How much of an executor's output a one-line summary quotes.
+SUMMARY_OUTPUT_CHARS = 160
+
+
+def result_in_words(request: ActionRequest) -> str:
+    """What an executed request did, in one plain line for people (the card, the review).
+
+    The stored result stays whole on the request and in the audit export; this is what a
+    responder reads: a dry run says nothing ran, a command its exit code and last output line,
+    an HTTP call or a page its status, a query its summary. Untrusted text is returned as is:
+    the caller escapes it for its surface.
+    """
+    result: dict[str, Any] = request.result or {}
+    if request.state is not ActionState.SUCCEEDED and request.error:
+        return request.error
+    if result.get("dry_run") or result.get("mode") == "dry_run":
+        return "dry run: recorded, nothing ran"
+    if "exit_code" in result:
+        return _with_output(f"exit code {result['exit_code']}", result.get("stdout"))
+    if "dedup_key" in result:
+        service = result.get("service") or "the on-call"
+        status = result.get("status", "?")
+        return f"paged {service}'s on-call (HTTP {status}, dedup key {result['dedup_key']})"
+    if "status" in result:
+        where = f" from {result['url']}" if result.get("url") else ""
+        return _with_output(f"HTTP {result['status']}{where}", result.get("response"))
+    if "series" in result:
+        return f"{result['series']} series: {result.get('text') or 'no data'}"
+    return "done, nothing returned" if not result else "done"
+
+
+def _with_output(head: str, output: Any) -> str:
+    lines = [line.strip() for line in str(output or "").splitlines() if line.strip()]
+    if not lines:
+        return head
+    last = lines[-1]
+    if len(last) > SUMMARY_OUTPUT_CHARS:
+        last = last[: SUMMARY_OUTPUT_CHARS - 1] + "…"
+    return f"{head}: {last}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,20 @@ from bot.actions.executors import (
     HttpExecutor,
     command_env,
 )
+from bot.actions.outputs import SUMMARY_OUTPUT_CHARS, result_in_words
 from bot.actions.plans import ExecutionPlan
 from bot.errors import ActionError
+from bot.models import (
+    ActionRequest,
+    ActionState,
+    Decision,
+    DecisionOutcome,
+    Proposal,
+)
 from bot.policy.documents import ActionSpec, ExecutorKind, ExecutorSpec, Risk, RunMode
+from bot.ports import RunReport
+
+NOW_FOR_WORDS = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 def _spec(executor: ExecutorSpec) -> ActionSpec:
@@ -261,3 +273,57 @@ async def test_http_executor_reports_errors_and_timeouts(
     assert not slow.ok and slow.error and "request failed" in slow.error
     closed = await executor.run(_render(_http("http://127.0.0.1:9/x"), deployment="d", replicas=1))
     assert not closed.ok and closed.error and "request failed" in closed.error
+
+
+def _ran(report: RunReport) -> ActionRequest:
+    """A request as execute() stores it after ``report``."""
+    return ActionRequest(
+        incident_id="inc-1",
+        proposal=Proposal(action="probe", service="cart-service"),
+        decision=Decision(
+            action="probe", service="cart-service", outcome=DecisionOutcome.ALLOW,
+            approvals_required=0,
+        ),
+        state=ActionState.SUCCEEDED if report.ok else ActionState.FAILED,
+        requested_by="incident-bot",
+        created_at=NOW_FOR_WORDS,
+        updated_at=NOW_FOR_WORDS,
+        result=report.detail,
+        error=report.error,
+    )
+
+
+async def test_results_in_words_for_each_executor(
+    endpoint: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """The card and the review say what ran in words, from what each executor reports."""
+    dry = await DryRunExecutor().run(_render(_command("kubectl", "get", "pods")))
+    assert result_in_words(_ran(dry)) == "dry run: recorded, nothing ran"
+
+    said = await CommandExecutor(default_timeout=5).run(
+        _render(_command("printf", "first\\n\\nrollout complete\\n"))
+    )
+    assert result_in_words(_ran(said)) == "exit code 0: rollout complete"
+    failed = await CommandExecutor(default_timeout=5).run(_render(_command("false")))
+    assert result_in_words(_ran(failed)) == "exit code 1"
+
+    base, _ = endpoint
+    posted = await HttpExecutor(None, default_timeout=5).run(
+        _render(_http(f"{base}/jobs"), deployment="cart-api", replicas=4)
+    )
+    assert result_in_words(_ran(posted)) == f'HTTP 202 from {base}/jobs: {{"accepted": true}}'
+    refused = await HttpExecutor(None, default_timeout=5).run(
+        _render(_http(f"{base}/fail"), deployment="cart-api", replicas=4)
+    )
+    assert result_in_words(_ran(refused)) == "HTTP 500"
+
+    long_line = await CommandExecutor(default_timeout=5).run(
+        _render(_command("printf", "x" * 400))
+    )
+    words = result_in_words(_ran(long_line))
+    assert words.startswith("exit code 0: xxx") and words.endswith("…")
+    assert len(words) == len("exit code 0: ") + SUMMARY_OUTPUT_CHARS
+
+    # the page executor's report (its wire is tested against the paging stand-in)
+    paged = RunReport(ok=True, detail={"service": "checkout", "dedup_key": "k1", "status": 202})
+    assert result_in_words(_ran(paged)) == "paged checkout's on-call (HTTP 202, dedup key k1)"
