@@ -97,11 +97,13 @@ def wait_until(check: object, timeout: float, what: str) -> float:
 
 
 def buttons(call: Call) -> dict[str, list[str]]:
+    """The card's buttons' values by action id (its select menus carry no value)."""
     found: dict[str, list[str]] = {}
     for block in call.args.get("blocks", []):
         if block["type"] == "actions":
             for element in block["elements"]:
-                found.setdefault(element["action_id"], []).append(element["value"])
+                if element.get("type") == "button":
+                    found.setdefault(element["action_id"], []).append(element["value"])
     return found
 
 
