@@ -215,11 +215,13 @@ class ClickHandlers:
         if incident.status is not IncidentStatus.OPEN:
             await self._reply(click, messages.correction_closed(incident))
             return
-        # One menu changes one thing; the other keeps what the incident (or its earlier
-        # correction) says, so the stored correction describes the whole corrected state.
-        earlier = incident.correction.severity if incident.correction else None
+        # One menu changes one thing; the other keeps what the incident says now. A severity
+        # corrected earlier stays in the new correction (as it is now: a later severity change
+        # is kept), so the stored correction describes the whole corrected state.
+        earlier = incident.correction
+        kept = incident.severity if earlier is not None and earlier.severity is not None else None
         to_category = category or incident.category
-        to_severity = severity or earlier
+        to_severity = severity or kept
         if to_category is incident.category and (severity is None or severity is incident.severity):
             await self._reply(click, messages.correction_unchanged(incident))
             return

@@ -134,6 +134,15 @@ def test_choosing_a_category_on_the_card_corrects_it_and_redraws_the_card(
     both = "Corrected to *deployment* (SEV0)"
     recorder.wait_for("chat.update", lambda c: c.args.get("ts") == ts and both in str(c.args))
 
+    # A later severity change stays when the category is corrected again from the card.
+    bot.command(f"severity {incident_id} SEV1 contained", hook="menu-severity")
+    wait_stored(bot, incident_id, lambda i, _: i.severity is Severity.SEV1)
+    bot.choose(RECATEGORIZE, "security", "U0RESPOND3", channel, ts, new_block_id)
+    incident, kinds = wait_stored(bot, incident_id, lambda i, _: i.category is Category.SECURITY)
+    assert incident.severity is Severity.SEV1
+    assert incident.correction is not None and incident.correction.severity is Severity.SEV1
+    assert kinds.count(EventKind.TRIAGE_CORRECTED) == 3
+
 
 def test_the_card_refuses_unknown_forged_and_closed_choices(
     bot: BotProcess, recorder: SlackRecorder
