@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.actions.outputs import result_in_words
 from bot.models import (
     OPEN_ACTION_STATES,
     ActionRequest,
@@ -332,7 +333,8 @@ def actions_section(
         if request.error:
             lines.append(f"- Error: {w.cell(request.error)}")
         elif request.result:
-            lines.append(f"- Result: {w.cell(json.dumps(request.result, sort_keys=True), 300)}")
+            # In words; the whole result is in the audit export (``incident-bot audit export``).
+            lines.append(f"- Result: {w.cell(result_in_words(request), 300)}")
     return lines
 
 

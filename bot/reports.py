@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.actions.outputs import result_in_words
 from bot.models import ActionRequest, ActionState, Alert, Incident, RunbookRef, Triage, Vote
 from bot.slack.blocks import EXTRA_LINKS, MAX_LINKS, SOURCE_LINKS, CardContext, ago, started_at
 from bot.slack.markup import LIMITS, fit, mention, mrkdwn, safe_url, size
@@ -161,6 +162,8 @@ def _card_lines(
             f"┃ ▸ {clean(action, 120)} on {clean(request.proposal.service, 120)}{shown} "
             f"→ {d.outcome.value}, {request.state.value}{buttons}"
         )
+        if request.state in (ActionState.SUCCEEDED, ActionState.FAILED):
+            yield f"┃     {clean(result_in_words(request), 300)}"
         votes = _votes(request)
         if votes:
             yield f"┃     {clean(votes, 400)}"

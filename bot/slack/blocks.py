@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.actions.outputs import result_in_words
 from bot.actions.plans import card_hash
 from bot.models import (
     ActionRequest,
@@ -347,8 +348,7 @@ def _outcome_line(request: ActionRequest, clean: Clean) -> str:
         error = fit(clean(request.error or ""), REASON_CHARS)
         return "Blocked: " + (error or _first_reason(request, clean))
     if state in (ActionState.SUCCEEDED, ActionState.FAILED):
-        detail = request.error or json.dumps(request.result or {}, sort_keys=True)
-        shown = f"{state.value.capitalize()}: {fit(clean(detail), REASON_CHARS)}"
+        shown = f"{state.value.capitalize()}: {fit(clean(result_in_words(request)), REASON_CHARS)}"
         return _verified_mark(request) + shown
     if state is ActionState.CANCELLED:
         # Say why on the card itself (e.g. the incident was resolved), not only in the thread.

@@ -105,6 +105,7 @@ def test_review_has_every_section_with_the_recorded_facts() -> None:
     assert "Opened \\| by alert" in text  # a pipe cannot break the table
     assert "act-expired00" in text and "expired unapproved" in text
     assert "marked not helpful 1 time(s)" in text
+    assert "- Result: dry run: recorded, nothing ran" in text
 
 
 def test_open_incident_says_so_and_asks_to_resolve() -> None:

@@ -227,6 +227,9 @@ def test_who_approved_denied_and_when_it_ran_stays_after_execution() -> None:
     assert "Approved by <@U0ALICE001>, <@U0BOB00001>" in proposal
     assert "Denied by <@U0CAROL001>" in proposal
     assert "Ran by incident-bot at 02:23 UTC (after approval)" in proposal
+    # what it did in words, never the executor's JSON
+    assert "Succeeded: dry run: recorded, nothing ran" in proposal
+    assert "{" not in proposal.split("Succeeded:", 1)[1].split("\n", 1)[0]
 
 
 def test_text_fallback_follows_the_same_order_within_the_limit() -> None:
