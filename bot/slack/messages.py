@@ -185,8 +185,24 @@ def declared_elsewhere(incident: Incident, channel_id: str) -> str:
     return f"Declared `{code(incident.id)}` in {channel_link(channel_id)}."
 
 
+# What Slack answers a post into a channel the bot is not in (private channels: not found).
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
+
+
+def not_in_channel(problem: str = "not_in_channel") -> str:
+    """The bot is not a member of the channel it was asked to post in: say how to fix it."""
+    return (
+        f":warning: I could not post in this channel: I am not a member of it (Slack said "
+        f"`{fit(code(problem), ID_CHARS)}`). Add me with `/invite @incident-bot` so I can post "
+        "here. The incident is declared all the same; `/incident list` shows it."
+    )
+
+
 def channel_failed(problem: str) -> str:
-    """The incident channel could not be created; the incident is declared here instead."""
+    """The incident channel could not be created, or the announcement could not be posted
+    (the bot is not in the channel: how to invite it)."""
+    if problem in NOT_A_MEMBER:
+        return not_in_channel(problem)
     return (
         f"Could not create an incident channel (`{fit(code(problem), ID_CHARS)}`); "
         "using this channel."

@@ -184,6 +184,9 @@ class SlackNotifier:
         )
         landed = _landed(delivery)
         if landed is None:
+            if delivery.last_error in messages.NOT_A_MEMBER:
+                # Slack's own code: the declarer is told to invite the bot.
+                return None, delivery.last_error
             return None, problem or "the announcement could not be posted"
         if pin and delivery.state is DeliveryState.DELIVERED and delivery.ts:
             await self.outbox.pin(channel, delivery.ts)

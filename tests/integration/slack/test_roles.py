@@ -3,30 +3,56 @@ commander of an alert's incident, and a declare in a channel the bot is not in."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from bot.store.sqlite import SQLiteStore
 from tests.integration.slack.harness import BotProcess
-from tests.integration.slack.recorder import Call, SlackRecorder
+from tests.integration.slack.recorder import Call, SlackRecorder, refused
 
 pytestmark = pytest.mark.integration
 
 INCIDENT_ID = re.compile(r"inc-[0-9a-f]{10}")
 REFERENCE = re.compile(r"INC-[0-9]+")
+# Generous: the machine may be busy; nothing here measures time.
+WAIT = 30.0
 
 
 def responded(recorder: SlackRecorder, hook: str, text: str) -> Call:
     return recorder.wait_for(
-        "response_url", lambda c: c.args["hook"] == hook and text in json.dumps(c.args)
+        "response_url",
+        lambda c: c.args["hook"] == hook and text in json.dumps(c.args),
+        timeout=WAIT,
     )[0]
+
+
+def card_recorded(bot: BotProcess, incident_id: str) -> bool:
+    """Whether the bot has written down where the incident's card is (after Slack took it)."""
+    store = SQLiteStore(Path(bot.env["SQLITE_PATH"]))
+    try:
+        return asyncio.run(store.get_incident(incident_id)).card is not None
+    finally:
+        asyncio.run(store.close())
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not check():
+        assert time.monotonic() < deadline, f"not in {WAIT}s: {what}"
+        time.sleep(0.05)
 
 
 def declared_id(recorder: SlackRecorder, marker: str) -> str:
     posted = recorder.wait_for(
         "chat.postMessage",
         lambda c: marker in c.args.get("text", "") and "declared" in c.args["text"],
+        timeout=WAIT,
     )[0]
     found = INCIDENT_ID.search(posted.args["text"])
     assert found is not None
@@ -89,10 +115,13 @@ def test_assign_redraws_the_card_with_who_holds_each_role(
     card = recorder.wait_for(
         "chat.postMessage",
         lambda c: "ASSIGN-CARD" in json.dumps(c.args) and "blocks" in c.args and c.ok,
-        timeout=20,
+        timeout=WAIT,
     )[0]
     assert card.args["channel"] == room
     assert "Commander <@U0REPORT01>" in json.dumps(card.args["blocks"])  # the reporter leads
+    found = INCIDENT_ID.search(responded(recorder, "as-triage", "Filed as").args["text"])
+    assert found is not None
+    wait_until(lambda: card_recorded(bot, found.group(0)), "the card's place recorded")
     bot.command("assign comms <@U0COMMS001|cam>", user="U0REPORT01", channel=room, hook="as-c")
     responded(recorder, "as-c", "made <@U0COMMS001> *comms*")
     recorder.wait_for(
@@ -100,6 +129,7 @@ def test_assign_redraws_the_card_with_who_holds_each_role(
         lambda c: c.args.get("ts") == card.answer["ts"]
         and "Commander <@U0REPORT01> · Comms <@U0COMMS001>"
         in json.dumps(c.args, ensure_ascii=False),
+        timeout=WAIT,
     )
 
 
@@ -120,7 +150,7 @@ def test_an_alerts_incident_is_led_by_the_services_oncall_commander(
     card = recorder.wait_for(
         "chat.postMessage",
         lambda c: "ONCALL-LEAD" in json.dumps(c.args) and "blocks" in c.args and c.ok,
-        timeout=20,
+        timeout=WAIT,
     )[0]
     assert "Commander <@U0CHKONCALL>" in json.dumps(card.args["blocks"])
     bot.command(f"timeline {incident_id}", hook="oncall-timeline")
@@ -129,3 +159,25 @@ def test_an_alerts_incident_is_led_by_the_services_oncall_commander(
     # The on-call commander may hand command over at once.
     bot.command(f"assign {incident_id} <@U0DEPUTY01>", user="U0CHKONCALL", hook="oncall-hand")
     responded(recorder, "oncall-hand", "(was <@U0CHKONCALL>)")
+
+
+@pytest.mark.parametrize(
+    ("error", "room"), [("not_in_channel", "C0PRIVATE01"), ("channel_not_found", "G0PRIVATE02")]
+)
+def test_a_declare_where_the_bot_is_not_a_member_says_to_invite_it(
+    bot: BotProcess, recorder: SlackRecorder, error: str, room: str
+) -> None:
+    marker = f"NIC-{error}"
+    recorder.fail_next("chat.postMessage", refused(error, when=room))
+    bot.command(f"declare {marker} checkout is down SEV2", channel=room, hook=f"nic-{room}")
+    answer = responded(recorder, f"nic-{room}", "/invite @incident-bot")
+    assert answer.args["response_type"] == "ephemeral"
+    assert f"`{error}`" in answer.args["text"]
+    assert "Could not create an incident channel" not in answer.args["text"]
+    refusal = recorder.wait_for(
+        "chat.postMessage", lambda c: marker in c.args.get("text", ""), timeout=WAIT
+    )
+    assert refusal[0].failed and refusal[0].args["channel"] == room
+    # The incident is declared all the same.
+    bot.command("list", hook=f"nic-list-{room}")
+    responded(recorder, f"nic-list-{room}", marker)

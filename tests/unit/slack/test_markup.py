@@ -203,6 +203,9 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "declared": lambda t: messages.declared(incident(t), t),
     "declared_elsewhere": lambda t: messages.declared_elsewhere(incident(t), t),
     "channel_failed": lambda t: messages.channel_failed(t),
+    "not_in_channel": lambda t: messages.not_in_channel(t) + messages.channel_failed(
+        "not_in_channel"
+    ),
     "triage_started": lambda t: messages.triage_started(incident(t)),
     "triage_skipped": lambda t: messages.triage_skipped(incident(t)),
     "resolved": lambda t: messages.resolved(incident(t), t, t),
