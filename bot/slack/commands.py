@@ -303,6 +303,9 @@ class IncidentCommand:
         await self._respond(caller, messages.triage_started(incident))
         if result is None:
             await self._respond(caller, messages.triage_skipped(incident))
+        elif result.incident.card is None:
+            # Slack refused the card for good (most often: the bot is not in this channel).
+            await self._respond(caller, messages.card_not_posted(result.incident))
 
     async def _named_or_here(
         self, caller: Caller, words: list[str], *, leading_text: bool = False

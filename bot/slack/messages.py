@@ -221,6 +221,15 @@ def triage_skipped(incident: Incident) -> str:
     return f"`{code(incident.id)}` is already being triaged; its card will appear in its thread."
 
 
+def card_not_posted(incident: Incident) -> str:
+    """Slack refused the triage card for good in the channel the report came from."""
+    ref = code(incident.reference)
+    return (
+        f":warning: The triage card of `{ref}` could not be posted in this channel (is the bot "
+        f"in it? `/invite @incident-bot`). `/incident status {ref}` shows where it stands."
+    )
+
+
 def resolved(incident: Incident, user_id: str, note: str) -> str:
     """Announcement of a hand-resolved incident."""
     suffix = f": {fit(mrkdwn(note), 500)}" if note else ""

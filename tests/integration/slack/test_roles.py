@@ -181,3 +181,15 @@ def test_a_declare_where_the_bot_is_not_a_member_says_to_invite_it(
     # The incident is declared all the same.
     bot.command("list", hook=f"nic-list-{room}")
     responded(recorder, f"nic-list-{room}", marker)
+
+
+def test_a_report_where_the_bot_is_not_a_member_says_to_invite_it(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    room = "C0PRIVATE03"
+    recorder.fail_next("chat.postMessage", refused("not_in_channel", when=room))
+    bot.command("triage NIC-CARD checkout pods return 500 errors", channel=room, hook="nic-card")
+    answer = responded(recorder, "nic-card", "could not be posted in this channel")
+    assert "/invite @incident-bot" in answer.args["text"]
+    card = recorder.find("chat.postMessage", lambda c: c.args.get("channel") == room)[0]
+    assert card.failed and "NIC-CARD" in json.dumps(card.args) and card.args.get("blocks")

@@ -203,6 +203,7 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "declared": lambda t: messages.declared(incident(t), t),
     "declared_elsewhere": lambda t: messages.declared_elsewhere(incident(t), t),
     "channel_failed": lambda t: messages.channel_failed(t),
+    "card_not_posted": lambda t: messages.card_not_posted(incident(t)),
     "not_in_channel": lambda t: messages.not_in_channel(t) + messages.channel_failed(
         "not_in_channel"
     ),
