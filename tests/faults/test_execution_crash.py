@@ -169,21 +169,22 @@ def test_kill_9_during_execution_ends_outcome_unknown_and_never_reruns(
         assert claimed.claimed_by == "replica-one" and claimed.claim_expires_at is not None
 
         second = BotProcess(second_dir, {**env, "REPLICA_ID": "replica-two"}).start()
-        settle = wait_until(
+        wait_until(
             lambda: request_of(db, request_id).state is ActionState.OUTCOME_UNKNOWN,
             ACTION_TIMEOUT + CLAIM_MARGIN + 20,
             "outcome_unknown",
         )
         after_kill = time.monotonic() - killed_at
         lapsed_in = ACTION_TIMEOUT + CLAIM_MARGIN
-        # within one sweep of the claim lapsing (plus the restart, which ran meanwhile)
-        assert after_kill <= lapsed_in + SWEEP_EVERY + 3, (after_kill, settle)
+        # How soon is a figure, not a check (the deadline above bounds it).
         print(f"\nkill -> outcome_unknown {after_kill:.2f}s (claim lapses {lapsed_in}s after it)")
 
         stored = request_of(db, request_id)
         events = events_of(db, stored.incident_id)
         unknown = [e for e in events if e.kind is EventKind.ACTION_OUTCOME_UNKNOWN]
         assert len(unknown) == 1
+        # never settled while the dead replica's claim still held
+        assert claimed.claim_expires_at is not None and unknown[0].at >= claimed.claim_expires_at
         assert unknown[0].data["claimed_by"] == "replica-one"
         assert "replica-one" in unknown[0].message
         # Slack: the thread names the action and the service, the card offers Request again.

@@ -144,7 +144,7 @@ def test_approval_flow_refusals_then_execution_once(
     assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
 
     answer = bot.click(APPROVE, vote_value(card, request_id), "U0CHKDEV01")
-    assert answer.status == 200 and answer.seconds < 3
+    assert answer.status == 200
     request = _wait_state(bot, request_id, ActionState.SUCCEEDED)
     assert request.approvers == ["U0CHKDEV01"]
     assert request.result is not None

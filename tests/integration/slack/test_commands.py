@@ -24,8 +24,8 @@ def responded(recorder: SlackRecorder, hook: str, text: str) -> Call:
 
 def ack_text(bot: BotProcess, text: str, user: str = "U0ONCALL01") -> str:
     answer = bot.command(text, user=user)
+    # how fast the ack comes is measured by benchmarks/slack_ack.py, not asserted here
     assert answer.status == 200
-    assert answer.seconds < 3
     return answer.body.decode()  # Bolt answers an ack(text) with the text itself
 
 
