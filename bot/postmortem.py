@@ -80,6 +80,9 @@ def _one_line(text: str, chars: int) -> str:
 
 
 PERSON = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+# A user id written inside a message ("On-call commander U0CHKONCALL of checkout …"): Slack's
+# ids carry a digit, which keeps words like WARNING out.
+PERSON_IN_TEXT = re.compile(r"\b[UW](?=[A-Z]*[0-9])[A-Z0-9]{6,30}\b")
 TO_FILL = "_To fill in:_"
 
 
@@ -93,6 +96,11 @@ class _Writer:
     def who(self, actor: str) -> str:
         """A person by display name when known (files), else as recorded."""
         return self.cell(self.names.get(actor) or actor, 80)
+
+    def prose(self, text: str, chars: int = 500) -> str:
+        """Free text with the user ids it names replaced by display names when known."""
+        named = PERSON_IN_TEXT.sub(lambda m: self.names.get(m.group(0), m.group(0)), text)
+        return self.cell(named, chars)
 
     def cell(self, text: str, chars: int = 500) -> str:
         return self.escaping.value(_one_line(text, chars))
@@ -183,7 +191,9 @@ def summary_section(
         f"- **Severity**: {inc.severity.value} · **Category**: {inc.category.value}",
         f"- **Commander**: {w.who(inc.commander) if inc.commander else 'none recorded'}",
         f"- **Opened**: {_stamp(inc.created_at)} · **Resolved**: {_stamp(inc.resolved_at)}",
-        f"- **Duration**: {_duration(inc.created_at, end)} · **Alerts**: {inc.alert_count}",
+        # the same measure as the impact section: from the first alert, not from filing
+        f"- **Duration**: {_duration(key_times(facts).detected, end)} · "
+        f"**Alerts**: {inc.alert_count}",
         f"- **Written**: {_stamp(now)}",
     ]
 
@@ -268,7 +278,7 @@ def timeline_section(
         who = f"**{w.who(event.actor)}**" if person else w.cell(event.actor, 80)
         lines.append(
             f"| {event.at.strftime('%H:%M:%S')} | {who} | {w.cell(_what(event), 80)} "
-            f"| {w.cell(event.message)} |"
+            f"| {w.prose(event.message)} |"
         )
     return lines
 
@@ -440,6 +450,7 @@ def build_postmortem(
 def people_in(facts: PostmortemFacts) -> set[str]:
     """Every chat user id the review names (to look their display names up)."""
     ids = {e.actor for e in facts.events}
+    ids |= {m.group(0) for e in facts.events for m in PERSON_IN_TEXT.finditer(e.message)}
     ids |= {a.user_id for r in facts.requests for a in r.approvals}
     ids |= {r.requested_by for r in facts.requests}
     if facts.incident.commander:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot.models import (
     ActionRequest,
     ActionState,
+    Alert,
     Approval,
     Decision,
     DecisionOutcome,
@@ -161,3 +162,41 @@ def test_review_has_impact_key_times_factors_and_owned_follow_ups() -> None:
 
 def test_people_in_lists_every_user_the_review_names() -> None:
     assert people_in(facts()) == {"U0IC", "U0CHK"}
+
+
+def test_summary_and_impact_give_the_same_duration_from_the_first_alert() -> None:
+    """An alert that fired 20 minutes before the incident was filed: both say 1h 55m."""
+    f = facts()
+    f.alerts = [
+        Alert(
+            source="alertmanager",
+            fingerprint="fp1",
+            group_key="g1",
+            service="checkout",
+            title="5xx",
+            starts_at=T0 - timedelta(minutes=20),
+            received_at=T0,
+            incident_id=f.incident.id,
+        )
+    ]
+    text = build_postmortem(f, T0 + timedelta(hours=3))
+    assert "- **Duration**: 1h 55m · **Alerts**" in text
+    assert "- **Duration**: 1h 55m (detected to resolved)" in text
+
+
+def test_user_ids_inside_timeline_messages_are_named_in_the_file() -> None:
+    f = facts()
+    f.events.append(
+        Event(
+            incident_id=f.incident.id,
+            at=T0 + timedelta(minutes=1),
+            actor="incident-bot",
+            kind=EventKind.INCIDENT_ROLE_ASSIGNED,
+            message="On-call commander U0CHKONCALL of checkout assigned; WARNING U2 stays",
+        )
+    )
+    assert "U0CHKONCALL" in people_in(f) and "WARNING" not in people_in(f)
+    names = {"U0CHKONCALL": "Dana Oncall", "U0IC": "Ines", "U0CHK": "Chloe"}
+    text = build_postmortem(f, T0 + timedelta(hours=3), names=names)
+    assert "On-call commander Dana Oncall of checkout assigned; WARNING U2 stays" in text
+    assert "U0CHKONCALL" not in text
