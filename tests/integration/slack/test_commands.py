@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
+from pathlib import Path
 
 import pytest
 
+from bot.store.sqlite import SQLiteStore
 from tests.integration.slack.harness import BotProcess
 from tests.integration.slack.recorder import Call, SlackRecorder
 
@@ -39,7 +43,26 @@ def declare(bot: BotProcess, recorder: SlackRecorder, text: str, hook: str) -> s
     )[0]
     found = INCIDENT_ID.search(posted.args["text"])
     assert found is not None
+    linked(bot, found.group(0))
     return found.group(0)
+
+
+def linked(bot: BotProcess, incident_id: str, timeout: float = 15.0) -> None:
+    """Wait until the incident is linked to where it was announced: the announcement is
+    posted a moment before its conversation is stored, and commands without an id (``note``,
+    ``update``, ``ack``, ``severity``) find the incident through that link."""
+
+    async def conversation() -> object:
+        store = SQLiteStore(Path(bot.env["SQLITE_PATH"]))
+        try:
+            return (await store.get_incident(incident_id)).conversation
+        finally:
+            await store.close()
+
+    deadline = time.monotonic() + timeout
+    while asyncio.run(conversation()) is None:
+        assert time.monotonic() < deadline, f"{incident_id} never linked to its channel"
+        time.sleep(0.1)
 
 
 def test_help_unknown_and_bad_arguments_are_answered_in_the_ack(bot: BotProcess) -> None:
