@@ -518,6 +518,9 @@ class Plan(Model):
         if self.method or self.url:
             body = json.dumps(self.body, indent=2, sort_keys=True, ensure_ascii=False)
             return f"{self.method} {self.url}\n{body}" if self.body else f"{self.method} {self.url}"
+        if self.body:
+            # a page or a query: what would be sent, not the summary said a second time
+            return json.dumps(self.body, indent=2, sort_keys=True, ensure_ascii=False)
         return self.summary
 
 

@@ -3,6 +3,7 @@ refusing a plan that changed after it was approved."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from hypothesis import given
@@ -70,6 +71,15 @@ def test_the_shown_plan_masks_secrets_but_the_hash_still_sees_them(policy: Polic
     assert binding.plan.read_only and binding.plan.dry_run
     other = PAGE.model_copy(update={"params": {**PAGE.params, "message": "db password=other"}})
     assert actions.bind_plan(policy, other).hash != binding.hash
+
+
+def test_a_page_plan_shows_what_would_be_sent_not_its_summary_again(policy: Policy) -> None:
+    binding = actions.bind_plan(policy, PAGE, redactor=Redactor())
+    assert binding.plan is not None
+    shown = binding.plan.shown()
+    assert shown != binding.plan.summary
+    assert json.loads(shown) == binding.plan.body
+    assert '"urgency": "high"' in shown and "hunter2secret" not in shown
 
 
 def test_a_command_plan_reads_as_its_command_line(policy: Policy) -> None:
