@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.actions.outputs import result_in_words
 from bot.models import ActionRequest, ActionState, Alert, Incident, RunbookRef, Triage, Vote
-from bot.slack.blocks import EXTRA_LINKS, MAX_LINKS, SOURCE_LINKS, CardContext, ago, started_at
+from bot.slack.blocks import CardContext, ago, source_urls, started_at
 from bot.slack.markup import LIMITS, fit, mention, mrkdwn, safe_url, size
 
 if TYPE_CHECKING:
@@ -83,15 +83,7 @@ CARD_REASONS = 8
 
 
 def _links(alerts: list[Alert], escape: Callable[[str], str]) -> list[str]:
-    shown: list[str] = []
-    for alert in alerts:
-        candidates = [(alert.url or "", SOURCE_LINKS.get(alert.source, alert.source))]
-        candidates += [(alert.annotations.get(k, ""), label) for k, label in EXTRA_LINKS.items()]
-        for url, label in candidates:
-            safe = safe_url(url) if url else None
-            if safe is not None and len(shown) < MAX_LINKS:
-                shown.append(f"{label}: {escape(safe)}")
-    return list(dict.fromkeys(shown))
+    return [f"{label}: {escape(url)}" for label, url in source_urls(alerts)]
 
 
 def _first_line(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -32,11 +34,32 @@ def _stage(n: int, title: str) -> None:
     say(f"── [{n}/{STAGES}] {title} " + "─" * max(0, 60 - len(title)))
 
 
-def sample_payloads() -> list[tuple[str, bytes]]:
-    """(file name, bytes) of the bundled sample alerts, in order."""
+def sample_payloads(now: datetime | None = None) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of the bundled sample alerts, in order; with ``now``, their times are
+    moved so the last one ended a minute before it (the card then reads "started 29m ago")."""
     folder = resources.files("bot") / "data" / "demo"
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json"))
-    return [(name, (folder / name).read_bytes()) for name in names]
+    bodies = [(name, (folder / name).read_bytes()) for name in names]
+    if now is None:
+        return bodies
+    stamps = [_when(m) for _, body in bodies for m in SAMPLE_TIME.finditer(body.decode())]
+    shift = now - timedelta(minutes=1) - max(stamps)
+    return [(name, _moved(body, shift)) for name, body in bodies]
+
+
+# An RFC 3339 time in the samples; Alertmanager's zero time (0001-01-01) does not match.
+SAMPLE_TIME = re.compile(r"(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z")
+
+
+def _when(match: re.Match[str]) -> datetime:
+    return datetime.fromisoformat(match.group(0).replace("Z", "+00:00"))
+
+
+def _moved(body: bytes, shift: timedelta) -> bytes:
+    def move(match: re.Match[str]) -> str:
+        return (_when(match) + shift).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    return SAMPLE_TIME.sub(move, body.decode()).encode()
 
 
 def _source_of(name: str) -> str:
@@ -68,7 +91,7 @@ async def run_demo(root: Root) -> int:
         walk = Walk(root.offline(Path(tmp)).runtime(notifier=RecordingNotifier()))
         try:
             _introduce(walk)
-            payloads = sample_payloads()
+            payloads = sample_payloads(utcnow())
             await _ingest([p for p in payloads if "resolved" not in p[0]], walk)
             await _triage(walk)
             _judge(walk)

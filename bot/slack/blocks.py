@@ -37,7 +37,7 @@ from bot.models import (
     Vote,
 )
 from bot.slack.action_ids import ActionId
-from bot.slack.markup import LIMITS, code, fit, link, mention, mrkdwn, plain, size
+from bot.slack.markup import LIMITS, code, fit, link, mention, mrkdwn, plain, safe_url, size
 from bot.slack.recovery_blocks import recovery_blocks
 
 Block = dict[str, Any]
@@ -223,19 +223,23 @@ EXTRA_LINKS = {"panelURL": "Grafana panel", "dashboardURL": "Grafana dashboard"}
 MAX_LINKS = 6
 
 
-def source_links(alerts: Sequence[Alert]) -> list[str]:
-    """``<url|label>`` links to where the alerts came from (http(s) only, each once)."""
-    shown: list[str] = []
-    seen: set[str] = set()
+def source_urls(alerts: Sequence[Alert]) -> list[tuple[str, str]]:
+    """(label, safe URL) of where the alerts came from: one link per kind (the first alert's
+    Alertmanager graph, Grafana panel, …), http(s) only, at most ``MAX_LINKS``."""
+    found: dict[str, str] = {}
     for alert in alerts:
-        candidates = [(alert.url or "", SOURCE_LINKS.get(alert.source, alert.source))]
-        candidates += [(alert.annotations.get(k, ""), label) for k, label in EXTRA_LINKS.items()]
-        for url, label in candidates:
-            made = link(url, label) if url and url not in seen else None
-            if made is not None:
-                seen.add(url)
-                shown.append(made)
-    return shown[:MAX_LINKS]
+        candidates = [(SOURCE_LINKS.get(alert.source, alert.source), alert.url or "")]
+        candidates += [(label, alert.annotations.get(k, "")) for k, label in EXTRA_LINKS.items()]
+        for label, url in candidates:
+            safe = safe_url(url) if url and label not in found else None
+            if safe is not None:
+                found[label] = safe
+    return list(found.items())[:MAX_LINKS]
+
+
+def source_links(alerts: Sequence[Alert]) -> list[str]:
+    """``<url|label>`` links to where the alerts came from (see ``source_urls``)."""
+    return [made for label, url in source_urls(alerts) if (made := link(url, label))]
 
 
 def started_at(incident: Incident, alerts: Sequence[Alert]) -> datetime:
