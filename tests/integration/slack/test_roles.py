@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.models import Incident
 from bot.store.sqlite import SQLiteStore
 from tests.integration.slack.harness import BotProcess
 from tests.integration.slack.recorder import Call, SlackRecorder, refused
@@ -32,11 +33,10 @@ def responded(recorder: SlackRecorder, hook: str, text: str) -> Call:
     )[0]
 
 
-def card_recorded(bot: BotProcess, incident_id: str) -> bool:
-    """Whether the bot has written down where the incident's card is (after Slack took it)."""
+def stored(bot: BotProcess, incident_id: str) -> Incident:
     store = SQLiteStore(Path(bot.env["SQLITE_PATH"]))
     try:
-        return asyncio.run(store.get_incident(incident_id)).card is not None
+        return asyncio.run(store.get_incident(incident_id))
     finally:
         asyncio.run(store.close())
 
@@ -65,6 +65,8 @@ def test_assign_hands_roles_over_and_says_so_in_the_channel(
     room = "C0ASSIGN01"
     bot.command("declare ASSIGN-ONE checkout is down SEV1", channel=room, hook="as-declare")
     incident_id = declared_id(recorder, "ASSIGN-ONE")
+    # Slack took the announcement; the bot links the incident to this channel right after.
+    wait_until(lambda: stored(bot, incident_id).conversation is not None, "linked to the channel")
 
     # No id: this channel's incident; the declarer (its commander) names a scribe.
     bot.command("assign <@U0SCRIBE01|sam> scribe", channel=room, hook="as-scribe")
@@ -121,7 +123,8 @@ def test_assign_redraws_the_card_with_who_holds_each_role(
     assert "Commander <@U0REPORT01>" in json.dumps(card.args["blocks"])  # the reporter leads
     found = INCIDENT_ID.search(responded(recorder, "as-triage", "Filed as").args["text"])
     assert found is not None
-    wait_until(lambda: card_recorded(bot, found.group(0)), "the card's place recorded")
+    # Slack took the card; the bot writes down where it is right after.
+    wait_until(lambda: stored(bot, found.group(0)).card is not None, "the card's place recorded")
     bot.command("assign comms <@U0COMMS001|cam>", user="U0REPORT01", channel=room, hook="as-c")
     responded(recorder, "as-c", "made <@U0COMMS001> *comms*")
     recorder.wait_for(
