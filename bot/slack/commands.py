@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
-import shlex
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +38,8 @@ NEEDS_ID = frozenset({"timeline", "resolve", "postmortem"})
 INCIDENT_ID = re.compile(r"^(inc-[0-9a-f]{4,32}|INC-[0-9]{1,9})$", re.IGNORECASE)
 # A user as Slack escapes a mention in command text: <@U123ABC> or <@U123ABC|name>.
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+# Any of Slack's control sequences in text: <@U…|name>, <#C…|name>, <!here>, <url|label>.
+SLACK_CONTROL = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
 class UsageError(ValueError):
@@ -64,15 +66,39 @@ class Invocation:
         return " ".join(self.args)
 
 
+def readable(text: str) -> str:
+    """Command text as Slack sends it (``&lt;`` for ``<``, mentions and links as ``<…>``) made
+    plain: people and channels by name (``@bob``, ``#ops``), ``<!channel>`` as the word, links as
+    their label and URL, entities decoded.
+
+    Nothing here can ping anyone: what is shown later is escaped for its surface again.
+    """
+
+    def control(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2) or ""
+        if target.startswith("@"):
+            return "@" + (label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label.lstrip("@") or target[1:].split("^", 1)[0])
+        return f"{label} ({target})" if label and label != target else target
+
+    return html.unescape(SLACK_CONTROL.sub(control, text))
+
+
 def parse(text: str) -> Invocation:
-    """Split the command text; raises UsageError with a message for the user."""
+    """Split the command text; raises UsageError with a message for the user.
+
+    Words are split on white space only: apostrophes and quotes in free text (``we can't
+    restart``) are the text, not shell syntax.
+    """
     if text.split(None, 1)[:1] == ["assign"]:
-        # A mention's name may hold spaces or quotes: only the id matters.
-        text = USER_MENTION.sub(r"<@\1>", text)
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(f"Cannot read the arguments: {exc}.") from None
+        # The person must be picked (<@U…>, whose name may hold spaces); anything else that
+        # Slack escaped stays as sent, so it is refused as no person.
+        words = USER_MENTION.sub(r"<@\1>", text).split()
+    else:
+        words = readable(text).split()
     if not words:
         return Invocation("help")
     invocation = Invocation(words[0].lower())
@@ -94,6 +120,8 @@ def parse(text: str) -> Invocation:
 def _check(invocation: Invocation) -> None:
     sub, args = invocation.subcommand, invocation.args
     if sub == "declare":
+        # a title typed in quotes ("Checkout is down") is the same title
+        args[:] = [w for w in (a.strip('"“”') for a in args) if w]
         if args and SEVERITY.match(args[-1]):
             invocation.severity = Severity(args.pop().upper())
         elif args and NOT_A_SEVERITY.match(args[-1]):

@@ -73,7 +73,7 @@ def test_help_unknown_and_bad_arguments_are_answered_in_the_ack(bot: BotProcess)
     assert "/incident severity" in ack_text(bot, "help")
     assert "needs an incident id" in ack_text(bot, "timeline")
     assert "takes no arguments" in ack_text(bot, "list everything")
-    assert "Cannot read the arguments" in ack_text(bot, 'declare "unbalanced')
+    assert "is not a severity" in ack_text(bot, "declare payments down SEV9")
 
 
 def test_declare_status_list_timeline_resolve_postmortem(
@@ -190,3 +190,27 @@ def test_recategorize_redraws_the_triage_card_with_the_correction(
         "chat.update", lambda c: "Corrected to *deployment* by <@U0ONCALL01>" in json.dumps(c.args)
     )[0]
     assert "Corrected to deployment by <@U0ONCALL01>: bad canary" in redrawn.args["text"]
+
+
+def test_a_note_reads_as_typed_and_is_shown_escaped(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    """Slack sends `<` as `&lt;` and a typed `<!channel>` as a control sequence: the note is
+    stored as the person wrote it (apostrophe included) and said back without pinging anyone."""
+    incident_id = declare(bot, recorder, "declare NOTE-TEXT cart is slow", "note-declare")
+    # what Slack sends for: we can't restart <yet> & @channel
+    bot.command(
+        f"note {incident_id} we can&apos;t restart &lt;yet&gt; &amp; <!channel>", hook="note"
+    )
+    said = responded(recorder, "note", "restart")
+    assert "we can't restart &lt;yet&gt; &amp; @channel" in said.args["text"]
+    assert "<!channel>" not in json.dumps(said.args)
+
+    async def notes() -> list[str]:
+        store = SQLiteStore(Path(bot.env["SQLITE_PATH"]))
+        try:
+            return [e.message for e in await store.list_events(incident_id) if e.kind == "note"]
+        finally:
+            await store.close()
+
+    assert asyncio.run(notes()) == ["we can't restart <yet> & @channel"]

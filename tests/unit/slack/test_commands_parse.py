@@ -10,6 +10,19 @@ from bot.models import Category, Incident, Severity
 from bot.slack.commands import UsageError, channel_name, guess_service, parse, severity_at
 
 
+def test_free_text_is_read_as_written_not_as_shell_syntax() -> None:
+    """Apostrophes and quotes are text; Slack's escaping and control sequences become plain."""
+    assert parse("note we can't restart until 02:30").rest == "we can't restart until 02:30"
+    got = parse(
+        "update it&apos;s &lt;fine&gt; &amp; <!channel> <@U0BOB01|bob> <#C0OPS|ops> "
+        "<https://dash.example/d?a=1&amp;b=2|dash>"
+    )
+    assert got.rest == (
+        "it's <fine> & @channel @bob #ops dash (https://dash.example/d?a=1&b=2)"
+    )
+    assert parse('declare "Checkout is down" SEV1').rest == "Checkout is down"
+
+
 def test_declare_reads_title_severity_and_options() -> None:
     got = parse('declare "Checkout is down" for EU sev1 --channel --service checkout')
     assert got.subcommand == "declare"
@@ -27,7 +40,6 @@ def test_declare_reads_title_severity_and_options() -> None:
         ("timeline a b", "takes one incident id"),
         ("list now", "takes no arguments"),
         ("declare x --service", "needs a service name"),
-        ('declare "open', "Cannot read"),
         ("declare payments down SEV9", r"^SEV9 is not a severity \(SEV0–SEV3\)\.$"),
         ("declare payments down sev-1", "SEV-1 is not a severity"),
         ("severity", r"^`severity` needs the new severity \(SEV0–SEV3\)\.$"),
