@@ -143,8 +143,11 @@ def incident_status(incident: Incident, requests: list[ActionRequest]) -> str:
         f"{_service(incident.service)} · {incident.category.value} · "
         f"{incident.alert_count} alert(s)",
     ]
-    if incident.commander:
-        lines.append(f"Commander: {mention(incident.commander)}")
+    held = [(Role.COMMANDER, incident.commander)]
+    held += [(role, incident.roles.get(role)) for role in (Role.SCRIBE, Role.COMMS)]
+    roles = [f"{role.value.capitalize()}: {mention(who)}" for role, who in held if who]
+    if roles:
+        lines.append(" · ".join(roles))
     return _lines_within("\n".join(lines), [f"• {request_line(r)}" for r in requests])
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from bot.models import Incident, Role, Triage
 from bot.redaction import Redactor
+from bot.slack import messages
 from bot.slack.blocks import make_clean, roles_line, triage_card
 from bot.slack.commands import UsageError, parse
 
@@ -54,6 +55,16 @@ def test_assign_reads_the_mention_the_role_and_the_incident(
 def test_assign_refuses_what_is_no_person_or_role(text: str, problem: str) -> None:
     with pytest.raises(UsageError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         parse(text)
+
+
+def test_status_names_who_holds_each_role() -> None:
+    now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    incident = Incident(title="checkout 5xx", service="checkout", created_at=now, updated_at=now)
+    assert "Commander" not in messages.incident_status(incident, [])
+    incident.commander = "U0LEAD0001"
+    incident.roles = {Role.SCRIBE: "U0SCRIBE01"}
+    shown = messages.incident_status(incident, [])
+    assert "Commander: <@U0LEAD0001> · Scribe: <@U0SCRIBE01>" in shown
 
 
 def test_the_card_names_who_holds_each_role() -> None:
