@@ -678,6 +678,7 @@ def accuracy_drifted(category: str, accuracy: float, judged: int, threshold: flo
         f"{threshold:.0%}. `incident-bot report accuracy` shows what it was taken for."
     )
 
+
 def severity_changed(incident: Incident, previous: Severity, actor: str, reason: str) -> str:
     """A person set an incident's severity (``/incident severity``), said in the channel."""
     why = f": {fit(mrkdwn(reason), NOTE_CHARS)}" if reason else ""
