@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.compose import Root
-from bot.config import load_settings
 from bot.models import (
     ActionRequest,
     ActionState,
@@ -25,21 +21,6 @@ from bot.notify import RecordingNotifier
 from bot.pipeline import AckStatus, Pipeline
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def flow(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, RecordingNotifier]]:
-    settings = load_settings(
-        SQLITE_PATH=str(tmp_path / "bot.db"),
-        RUNBOOK_INDEX_PATH=str(tmp_path / "rb.db"),
-        RUNBOOK_EMBEDDINGS="none",
-    )
-    notifier = RecordingNotifier()
-    pipeline = Root(settings).runtime(notifier=notifier).pipeline
-    try:
-        yield pipeline, notifier
-    finally:
-        await pipeline.store.close()
 
 
 async def opened(pipeline: Pipeline, commander: str | None = None) -> Incident:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.compose import Root
-from bot.config import load_settings
 from bot.errors import NotFound
 from bot.models import Category, EventKind, Severity
 from bot.notify import RecordingNotifier
@@ -20,21 +16,6 @@ T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 KEY = "AKIAIOSFODNN7EXAMPLE"
 # The rules triager (no model) reads this as security, SEV1; the title alone says nothing.
 SECURITY_TEXT = "brute force: failed logins from a tor exit node against the admin console"
-
-
-@pytest.fixture
-async def flow(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, RecordingNotifier]]:
-    settings = load_settings(
-        SQLITE_PATH=str(tmp_path / "bot.db"),
-        RUNBOOK_INDEX_PATH=str(tmp_path / "rb.db"),
-        RUNBOOK_EMBEDDINGS="none",
-    )
-    notifier = RecordingNotifier()
-    pipeline = Root(settings).runtime(notifier=notifier).pipeline
-    try:
-        yield pipeline, notifier
-    finally:
-        await pipeline.store.close()
 
 
 async def test_a_declared_incident_is_triaged_from_its_description(

@@ -3,34 +3,13 @@ Acknowledge button, the correction menus) leaves it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-
-from bot.compose import Root
-from bot.config import load_settings
 from bot.models import Category, ConversationRef, Incident, IncidentStatus, Triage
 from bot.notify import RecordingNotifier
 from bot.pipeline import Pipeline
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def flow(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, RecordingNotifier]]:
-    settings = load_settings(
-        SQLITE_PATH=str(tmp_path / "bot.db"),
-        RUNBOOK_INDEX_PATH=str(tmp_path / "rb.db"),
-        RUNBOOK_EMBEDDINGS="none",
-    )
-    notifier = RecordingNotifier()
-    pipeline = Root(settings).runtime(notifier=notifier).pipeline
-    try:
-        yield pipeline, notifier
-    finally:
-        await pipeline.store.close()
 
 
 async def test_resolving_redraws_the_card_of_an_incident_without_requests(

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.compose import Root
-from bot.config import load_settings
 from bot.errors import NotFound
 from bot.models import EventKind, Severity
 from bot.notify import RecordingNotifier
@@ -17,21 +13,6 @@ from bot.pipeline import Pipeline
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 KEY = "AKIAIOSFODNN7EXAMPLE"
-
-
-@pytest.fixture
-async def flow(tmp_path: Path) -> AsyncIterator[tuple[Pipeline, RecordingNotifier]]:
-    settings = load_settings(
-        SQLITE_PATH=str(tmp_path / "bot.db"),
-        RUNBOOK_INDEX_PATH=str(tmp_path / "rb.db"),
-        RUNBOOK_EMBEDDINGS="none",
-    )
-    notifier = RecordingNotifier()
-    pipeline = Root(settings).runtime(notifier=notifier).pipeline
-    try:
-        yield pipeline, notifier
-    finally:
-        await pipeline.store.close()
 
 
 async def test_an_update_is_on_the_timeline_sets_the_last_update_and_is_posted(
