@@ -38,7 +38,7 @@ from bot.slack.action_ids import (
     DECLARE_TITLE,
     DECLARE_VIEW,
 )
-from bot.slack.commands import Invocation, guess_service
+from bot.slack.arguments import Invocation, guess_service
 from bot.slack.markup import LIMITS, fit, plain
 from bot.slack.runtime import SlackRuntime
 

@@ -28,8 +28,8 @@ from bot.models import (
 from bot.redaction import Redactor
 from bot.reports import render_card_text
 from bot.slack import messages
+from bot.slack.arguments import channel_name
 from bot.slack.blocks import Block, CardContext, make_clean, triage_card
-from bot.slack.commands import channel_name
 from bot.slack.outbox import Outbox
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import pytest
 from bot.models import Incident, Role, Triage
 from bot.redaction import Redactor
 from bot.slack import messages
+from bot.slack.arguments import UsageError, parse
 from bot.slack.blocks import make_clean, roles_line, triage_card
-from bot.slack.commands import UsageError, parse
 
 
 @pytest.mark.parametrize(

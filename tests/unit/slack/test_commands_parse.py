@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.models import Category, Incident, Severity
-from bot.slack.commands import UsageError, channel_name, guess_service, parse, severity_at
+from bot.slack.arguments import UsageError, channel_name, guess_service, parse, severity_at
 
 
 def test_free_text_is_read_as_written_not_as_shell_syntax() -> None:
