@@ -24,6 +24,8 @@ class ActionId(StrEnum):
     # severity, the block id ``"correct:<incident id>:…"`` names the incident); while open.
     RECATEGORIZE = "incident_recategorize"
     SET_SEVERITY = "incident_set_severity"
+    # The card's "Hand command to…" people menu (users_select; the block id names the incident).
+    HAND_OVER = "incident_hand_over"
 
 
 # The ``callback_id`` of the break-glass modal, and its one input (block id = action id).

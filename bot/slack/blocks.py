@@ -524,11 +524,18 @@ def correction_blocks(incident: Incident) -> list[Block]:
         return []
     categories = [(c.value.replace("_", " ").capitalize(), c.value) for c in Category]
     severities = [(s.value, s.value) for s in Severity]
-    shown = f"{incident.category.value}:{incident.severity.value}"
+    shown = f"{incident.category.value}:{incident.severity.value}:{incident.commander or '-'}"
+    hand_over: Block = {
+        "type": "users_select",
+        "action_id": ActionId.HAND_OVER.value,
+        "placeholder": {"type": "plain_text", "text": "Hand command to…"},
+    }
+    if incident.commander is not None and incident.commander[:1] in "UW":
+        hand_over["initial_user"] = incident.commander
     return [
         {
             "type": "actions",
-            "block_id": f"correct:{incident.id}:{shown}",
+            "block_id": f"correct:{incident.id}:{shown}"[: LIMITS.block_id],
             "elements": [
                 select_menu(
                     "Recategorize…", ActionId.RECATEGORIZE, categories, incident.category.value
@@ -536,6 +543,7 @@ def correction_blocks(incident: Incident) -> list[Block]:
                 select_menu(
                     "Severity…", ActionId.SET_SEVERITY, severities, incident.severity.value
                 ),
+                hand_over,
             ],
         }
     ]

@@ -19,8 +19,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.actions import VoteStatus
 from bot.clock import utcnow
 from bot.errors import NotFound
-from bot.models import Category, ConversationRef, IncidentStatus, Severity, Vote
-from bot.pipeline import AckStatus
+from bot.models import Category, ConversationRef, Incident, IncidentStatus, Role, Severity, Vote
+from bot.pipeline import AckStatus, AssignStatus
 from bot.slack import messages
 from bot.slack.action_ids import CORRECTION_ACTIONS, FEEDBACK_ACTIONS, VOTE_ACTIONS, ActionId
 from bot.slack.runtime import SlackRuntime
@@ -55,6 +55,8 @@ def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
     message = body.get("message") or {}
     selected = action.get("selected_option")
     raw = selected.get("value", "") if isinstance(selected, dict) else action.get("value", "")
+    if action.get("type") == "users_select":
+        raw = str(action.get("selected_user") or "")
     value, _, shown = str(raw)[:200].partition(":")
     return Click(
         action_id=str(action.get("action_id", "")),
@@ -192,29 +194,15 @@ class ClickHandlers:
         from that incident's card, and a card no longer corrects a resolved incident (the
         slash command still does, for the record).
         """
-        incident_id = click.block_id.split(":")[1] if click.block_id.startswith("correct:") else ""
-        if not USER_SHAPE.match(click.user_id) or not ID_SHAPE.match(incident_id):
-            log.warning("correction names no incident or person", extra={"user": click.user_id})
-            await self._reply(click, messages.not_this_card())
-            return
         category = _member(Category, click.value, click.action_id == ActionId.RECATEGORIZE)
         severity = _member(Severity, click.value, click.action_id == ActionId.SET_SEVERITY)
         if category is None and severity is None:
             await self._reply(click, messages.unknown_choice())
             return
+        incident = await self._open_card_incident(click)
+        if incident is None:
+            return
         pipeline = self.runtime.pipeline
-        try:
-            incident = await pipeline.incident(incident_id)
-        except NotFound:
-            await self._reply(click, messages.incident_not_found(incident_id))
-            return
-        if not await self._is_card_of(incident_id, incident.card, click):
-            log.warning("correction from another card", extra={"incident_id": incident_id})
-            await self._reply(click, messages.not_this_card())
-            return
-        if incident.status is not IncidentStatus.OPEN:
-            await self._reply(click, messages.correction_closed(incident))
-            return
         # One menu changes one thing; the other keeps what the incident says now. A severity
         # corrected earlier stays in the new correction (as it is now: a later severity change
         # is kept), so the stored correction describes the whole corrected state.
@@ -234,6 +222,64 @@ class ClickHandlers:
             reason=messages.CARD_CORRECTION_REASON,
         )
         await self._reply(click, messages.recategorized(corrected.incident, corrected.correction))
+
+    async def _open_card_incident(self, click: Click) -> Incident | None:
+        """The open incident whose card's menus were used (``correct:<id>:…``); every refusal
+        is answered in the card's thread and gives None: no person or incident named, an
+        unknown incident, a click from another message, a resolved incident."""
+        incident_id = click.block_id.split(":")[1] if click.block_id.startswith("correct:") else ""
+        if not USER_SHAPE.match(click.user_id) or not ID_SHAPE.match(incident_id):
+            log.warning("card menu names no incident or person", extra={"user": click.user_id})
+            await self._reply(click, messages.not_this_card())
+            return None
+        try:
+            incident = await self.runtime.pipeline.incident(incident_id)
+        except NotFound:
+            await self._reply(click, messages.incident_not_found(incident_id))
+            return None
+        if not await self._is_card_of(incident_id, incident.card, click):
+            log.warning("card menu from another card", extra={"incident_id": incident_id})
+            await self._reply(click, messages.not_this_card())
+            return None
+        if incident.status is not IncidentStatus.OPEN:
+            await self._reply(click, messages.correction_closed(incident))
+            return None
+        return incident
+
+    async def on_hand_over(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """The card's "Hand command to…" menu: ack, then hand over in the background."""
+        await ack()
+        click = read_click(body, action)
+        self.runtime.after_ack(
+            self.hand_over(click), f"hand:{click.block_id[:80]}", lambda t: self._reply(click, t)
+        )
+
+    async def hand_over(self, click: Click) -> None:
+        """Make the person picked the commander of the card's incident, as ``/incident assign``
+        would: the commander, the service's approvers and admins may (anyone while nobody
+        commands); the card redraws with the new commander."""
+        if not USER_SHAPE.match(click.value):
+            await self._reply(click, messages.unknown_choice())
+            return
+        incident = await self._open_card_incident(click)
+        if incident is None:
+            return
+        result = await self.runtime.pipeline.assign_role(
+            incident.id, Role.COMMANDER, click.value, click.user_id, utcnow()
+        )
+        if result.status is AssignStatus.ASSIGNED:
+            text = messages.role_assigned(
+                result.incident, result.role, result.user, click.user_id, result.previous
+            )
+        elif result.status is AssignStatus.UNCHANGED:
+            text = messages.role_unchanged(result.incident, result.role)
+        elif result.status is AssignStatus.NOT_ALLOWED:
+            text = messages.not_allowed_to_assign(result.incident)
+        else:
+            text = messages.roles_closed(result.incident)
+        await self._reply(click, text)
 
     async def _is_card_of(
         self, incident_id: str, card: ConversationRef | None, click: Click
@@ -272,3 +318,4 @@ def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     app.action(ActionId.ACKNOWLEDGE.value)(handlers.on_acknowledge)
     for action_id in CORRECTION_ACTIONS:
         app.action(action_id.value)(handlers.on_correct)
+    app.action(ActionId.HAND_OVER.value)(handlers.on_hand_over)

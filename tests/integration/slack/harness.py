@@ -217,6 +217,34 @@ class BotProcess:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.signed(body, "application/x-www-form-urlencoded")
 
+    def pick_user(
+        self, action_id: str, picked: str, user: str, channel: str, message_ts: str, block_id: str
+    ) -> Answer:
+        """A person picked in a message's users_select menu: ``actions[0].selected_user``."""
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0TEST0001", "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST0001"},
+            "api_app_id": "A0TEST0001",
+            "token": "unused",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "trigger_id": "1337.45.abcd",
+            "channel": {"id": channel, "name": "incidents"},
+            "message": {"type": "message", "ts": message_ts, "text": "card"},
+            "response_url": f"{self.env['RECORDER_URL']}/response/pick",
+            "actions": [
+                {
+                    "type": "users_select",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "selected_user": picked,
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return self.signed(body, "application/x-www-form-urlencoded")
+
     def view_submission(
         self, callback_id: str, private_metadata: str, values: dict[str, Any], user: str
     ) -> Answer:

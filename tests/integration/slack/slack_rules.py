@@ -91,6 +91,20 @@ def _static_select(element: Any) -> bool:
     )
 
 
+def _users_select(element: Any) -> bool:
+    """A people menu: an optional placeholder, and an initial user that is a user id."""
+    if not isinstance(element, dict) or element.get("type") != "users_select":
+        return False
+    placeholder = element.get("placeholder")
+    initial = element.get("initial_user")
+    return (
+        (placeholder is None or _text_object(placeholder, PLACEHOLDER_TEXT, plain_only=True))
+        and (initial is None or (isinstance(initial, str) and initial[:1] in ("U", "W")))
+        and 0 < len(str(element.get("action_id", ""))) <= ID_CHARS
+        and ("confirm" not in element or _confirm(element["confirm"]))
+    )
+
+
 def _block(block: Any) -> bool:
     if not isinstance(block, dict) or len(str(block.get("block_id", ""))) > ID_CHARS:
         return False
@@ -116,7 +130,7 @@ def _block(block: Any) -> bool:
     if kind == "actions":
         elements = block.get("elements") or []
         return 0 < len(elements) <= ACTIONS_ELEMENTS and all(
-            _button(e) or _static_select(e) for e in elements
+            _button(e) or _static_select(e) or _users_select(e) for e in elements
         )
     if kind == "markdown":
         text = block.get("text")

@@ -196,3 +196,66 @@ def test_a_report_where_the_bot_is_not_a_member_says_to_invite_it(
     assert "/invite @incident-bot" in answer.args["text"]
     card = recorder.find("chat.postMessage", lambda c: c.args.get("channel") == room)[0]
     assert card.failed and "NIC-CARD" in json.dumps(card.args) and card.args.get("blocks")
+
+
+def hand_over_menu(call: Call) -> tuple[str, dict[str, object]]:
+    """The card's controls block id and its "Hand command to…" people menu."""
+    raw = call.args.get("blocks") or []
+    blocks = json.loads(raw) if isinstance(raw, str) else raw
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "incident_hand_over":
+                return str(block["block_id"]), element
+    raise AssertionError("the card has no Hand command to… menu")
+
+
+def test_the_cards_people_menu_hands_command_over(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    room = "C0ASSIGN03"
+    bot.command("triage HAND-OVER checkout pods return 500 errors", user="U0REPORT02",
+                channel=room, hook="ho-triage")
+    card = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: "HAND-OVER" in json.dumps(c.args) and "blocks" in c.args and c.ok,
+        timeout=WAIT,
+    )[0]
+    found = INCIDENT_ID.search(responded(recorder, "ho-triage", "Filed as").args["text"])
+    assert found is not None
+    incident_id, ts = found.group(0), card.answer["ts"]
+    wait_until(lambda: stored(bot, incident_id).card is not None, "the card's place recorded")
+    block_id, menu = hand_over_menu(card)
+    assert menu["initial_user"] == "U0REPORT02"  # the reporter leads and is shown
+
+    # Someone who neither leads nor approves cannot take command from the reporter.
+    assert bot.pick_user("incident_hand_over", "U0BYSTAND1", "U0BYSTAND1", room, ts,
+                         block_id).status == 200
+    recorder.wait_for(
+        "chat.postEphemeral",
+        lambda c: c.args.get("user") == "U0BYSTAND1"
+        and c.args.get("thread_ts") == ts
+        and "can hand its roles over" in c.args.get("text", ""),
+        timeout=WAIT,
+    )
+    assert stored(bot, incident_id).commander == "U0REPORT02"
+
+    # The commander hands over; the card redraws showing the new commander.
+    bot.pick_user("incident_hand_over", "U0NEXTCMD1", "U0REPORT02", room, ts, block_id)
+    wait_until(lambda: stored(bot, incident_id).commander == "U0NEXTCMD1", "handed over")
+    redrawn = recorder.wait_for(
+        "chat.update",
+        lambda c: c.args.get("ts") == ts and "Commander <@U0NEXTCMD1>" in json.dumps(c.args),
+        timeout=WAIT,
+    )[0]
+    new_block_id, now_shown = hand_over_menu(redrawn)
+    assert now_shown["initial_user"] == "U0NEXTCMD1" and new_block_id != block_id
+
+    # A forged block id naming another incident is refused: nothing changes there.
+    forged = block_id.replace(incident_id, "inc-0000000000")
+    bot.pick_user("incident_hand_over", "U0BYSTAND1", "U0NEXTCMD1", room, ts, forged)
+    recorder.wait_for(
+        "chat.postEphemeral",
+        lambda c: c.args.get("user") == "U0NEXTCMD1" and "inc-0000000000" in c.args["text"],
+        timeout=WAIT,
+    )
+    assert stored(bot, incident_id).commander == "U0NEXTCMD1"

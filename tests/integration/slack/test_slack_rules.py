@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Category, Incident, Triage
+from bot.models import Category, Incident, IncidentStatus, Triage
 from bot.redaction import Redactor
 from bot.slack.blocks import make_clean, triage_card
 from tests.integration.slack.slack_rules import message_problem
@@ -81,3 +81,39 @@ def test_the_stand_in_accepts_a_static_select_at_its_limits() -> None:
     assert message_problem(select(options=many(100), initial_option=None)) is None
     assert message_problem(select(options=widest, initial_option=widest[0])) is None
     assert message_problem(select(placeholder={"type": "plain_text", "text": "x" * 150})) is None
+
+
+def people_menu(**changes: Any) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "users_select",
+        "action_id": "hand",
+        "placeholder": {"type": "plain_text", "text": "Hand command to…"},
+        "initial_user": "U0COMMAND1",
+    }
+    element.update(changes)
+    return {"text": "x", "blocks": [{"type": "actions", "elements": [element]}]}
+
+
+def test_the_card_offers_its_commander_in_a_people_menu_the_stand_in_accepts() -> None:
+    incident = open_incident().model_copy(update={"commander": "U0COMMAND1"})
+    blocks = triage_card(incident, triage(), [], [], make_clean(Redactor().redact))
+    [menu] = [e for b in blocks for e in b.get("elements", []) if e["type"] == "users_select"]
+    assert menu["initial_user"] == "U0COMMAND1" and menu["action_id"] == "incident_hand_over"
+    assert message_problem({"text": "card", "blocks": blocks}) is None
+    resolved = incident.model_copy(update={"status": IncidentStatus.RESOLVED})
+    closed = triage_card(resolved, triage(), [], [], make_clean(Redactor().redact))
+    assert not [e for b in closed for e in b.get("elements", []) if e["type"] == "users_select"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"placeholder": {"type": "plain_text", "text": "x" * 151}},
+        {"placeholder": {"type": "mrkdwn", "text": "x"}},
+        {"initial_user": "C0CHANNEL1"},
+        {"action_id": "a" * 256},
+    ],
+)
+def test_the_stand_in_refuses_a_people_menu_slack_refuses(changes: dict[str, Any]) -> None:
+    assert message_problem(people_menu()) is None
+    assert message_problem(people_menu(**changes)) == "invalid_blocks"

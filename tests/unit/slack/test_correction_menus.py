@@ -80,7 +80,7 @@ def test_the_open_card_offers_every_category_with_the_incidents_own_preselected(
 def test_the_block_id_names_the_incident_and_changes_with_a_correction() -> None:
     before = incident()
     (block,) = correction_blocks(before)
-    assert block["block_id"] == f"correct:{before.id}:latency:SEV2"
+    assert block["block_id"] == f"correct:{before.id}:latency:SEV2:-"  # nobody commands yet
     corrected = before.model_copy(
         update={
             "category": Category.SECURITY,
@@ -98,7 +98,7 @@ def test_the_block_id_names_the_incident_and_changes_with_a_correction() -> None
     )
     blocks = card(corrected)
     (after,) = correction_blocks(corrected)
-    assert after["block_id"] == f"correct:{before.id}:security:SEV0"
+    assert after["block_id"] == f"correct:{before.id}:security:SEV0:-"
     assert menus(blocks)[ActionId.RECATEGORIZE.value]["initial_option"]["value"] == "security"
     line = next(b for b in blocks if b.get("block_id") == "correction")["text"]["text"]
     assert line == (

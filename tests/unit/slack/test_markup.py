@@ -343,6 +343,8 @@ def blocks_text_fields(blocks: list[dict[str, Any]]) -> Iterator[tuple[str, dict
                 yield "placeholder", element["placeholder"]
                 for option in element["options"]:
                     yield "option", option["text"]
+            elif element.get("type") == "users_select":
+                yield "placeholder", element["placeholder"]
             else:
                 yield block["type"], element
 
