@@ -25,7 +25,7 @@ from bot.slack.markup import mention as _mention
 
 SUBCOMMANDS = {
     "declare": "declare [<title> [SEV0-SEV3] [--service NAME] [--channel]]",
-    "triage": "triage <free text describing what you see>",
+    "triage": "triage <free text describing what you see> [--service NAME]",
     "status": "status [incident-id]",
     "list": "list",
     "timeline": "timeline <incident-id>",
