@@ -57,7 +57,7 @@ def _ids(index: LocalRunbookIndex, query: str, **options: str) -> list[str]:
 def test_rank_places_is_the_fused_gap_between_top_ranks() -> None:
     assert rank_places(0) == 0.0
     assert rank_places(1) == pytest.approx(1 / 61 - 1 / 62)
-    assert 0 < SERVICE_BOOST < CATEGORY_BOOST == rank_places(5)
+    assert 0 < SERVICE_BOOST < CATEGORY_BOOST == rank_places(7)
 
 
 def test_without_a_preference_text_decides(index: LocalRunbookIndex) -> None:

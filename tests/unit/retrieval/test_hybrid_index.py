@@ -94,7 +94,7 @@ def test_a_rebuild_by_another_process_is_picked_up_by_a_running_index(
 
 
 def test_the_boosts_count_once_for_each_ranking_fused(hybrid: LocalRunbookIndex) -> None:
-    # BM25 and vectors both rank this query, so a boost of "five places" is five in each.
+    # BM25 and vectors both rank this query, so a boost of "seven places" is seven in each.
     query = "checkout p99 latency above 3 seconds"
     plain = {chunk.chunk_id: chunk.score for chunk in hybrid.search(query, 500)}
     boosted = hybrid.search(query, 500, prefer_category="resource_exhaustion")
