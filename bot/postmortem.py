@@ -178,6 +178,7 @@ def summary_section(
     latest = facts.triages[-1] if facts.triages else None
     ran = [r for r in facts.requests if r.state is ActionState.SUCCEEDED]
     what = w.cell(latest.summary) if latest and latest.summary else "No triage summary."
+    what = what if what.endswith((".", "!", "?")) else f"{what}."
     done = "; ".join(w.action(r) for r in ran) or "no automated action"
     return [
         f"# Post-incident review: {w.cell(inc.title, 200)}",
@@ -323,11 +324,13 @@ def actions_section(
     lines = ["", "## Actions and approvals", ""]
     if not requests:
         return [*lines, "_No remediation was proposed._"]
-    for request in requests:
+    for n, request in enumerate(requests):
         decision = request.decision
         params = (
             json.dumps(request.proposal.params, sort_keys=True) if request.proposal.params else ""
         )
+        # a blank line between one action's list and the next heading
+        lines += [""] if n else []
         lines += [
             f"### {w.action(request)} {w.cell(params, 300)}".rstrip(),
             f"- Request {w.id(request.id)}, requested by {w.who(request.requested_by)}: "

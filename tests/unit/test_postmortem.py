@@ -107,6 +107,8 @@ def test_review_has_every_section_with_the_recorded_facts() -> None:
     assert "act-expired00" in text and "expired unapproved" in text
     assert "marked not helpful 1 time(s)" in text
     assert "- Result: dry run: recorded, nothing ran" in text
+    assert "\n\n### **" in text.split("## Actions and approvals", 1)[1].split("### **", 1)[1]
+    assert "errors. Remediation that ran:" in text  # the summary ends its sentence
 
 
 def test_open_incident_says_so_and_asks_to_resolve() -> None:
