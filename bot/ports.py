@@ -88,7 +88,8 @@ class Store(Protocol):
 
         In input order; a dedup key repeated within the batch is stored once (its first
         occurrence). With ``counts`` (incident id -> alerts of the batch filed under it) each
-        of those incidents gets ``alert_count`` raised by the alerts actually stored for it,
+        of those incidents gets ``alert_count`` raised by the firing alerts actually stored for
+        it (a resolved notice is the end of an alert already counted, not another alert),
         ``updated_at`` moved forward to their newest ``received_at`` and ``version`` bumped.
         SQLite does all of it in one transaction; Cosmos has no cross-partition transaction
         and stores the alerts first, then counts each incident under etag CAS.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.actions.outputs import result_in_words
 from bot.models import ActionRequest, ActionState, Alert, Incident, RunbookRef, Triage, Vote
-from bot.slack.blocks import CardContext, ago, source_urls, started_at
+from bot.slack.blocks import CardContext, ago, alerts_fired, source_urls, started_at
 from bot.slack.markup import LIMITS, fit, mention, mrkdwn, safe_url, size
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def _first_line(
     parts = [f"started {start:%H:%M} UTC ({start:%b} {start.day})"]
     if end is not None:
         parts.append(f"{ago(start, end)} {'long' if incident.resolved_at else 'ago'}")
-    count = max(incident.alert_count, len(alerts))
+    count = alerts_fired(incident, alerts)
     parts.append(f"{count} alert{'s' if count != 1 else ''}")
     return " · ".join([*parts, *_links(alerts, escape)])
 

@@ -110,8 +110,10 @@ class Triaging(Evidencing):
             return
         if is_storm_key(incident.group_key):
             return
-        alerts = await self.store.list_alerts(incident.id, limit=incident.alert_count)
-        firing = [a for a in alerts[-joined:] if a.status is AlertStatus.FIRING]
+        # The count is of firing alerts; each may have its resolved notice stored beside it
+        # (oldest first, so the listing must reach past both to the newest).
+        alerts = await self.store.list_alerts(incident.id, limit=2 * incident.alert_count + 10)
+        firing = [a for a in alerts if a.status is AlertStatus.FIRING][-joined:]
         if firing:
             await self.follow_up_card(incident.id, firing, now)
 

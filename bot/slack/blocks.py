@@ -24,6 +24,7 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    AlertStatus,
     Category,
     Correction,
     Incident,
@@ -242,6 +243,13 @@ def source_links(alerts: Sequence[Alert]) -> list[str]:
     return [made for label, url in source_urls(alerts) if (made := link(url, label))]
 
 
+def alerts_fired(incident: Incident, alerts: Sequence[Alert]) -> int:
+    """How many alerts fired: the incident's count, or the firing ones shown if more (a resolved
+    notice ends an alert already counted)."""
+    firing = sum(1 for alert in alerts if alert.status is AlertStatus.FIRING)
+    return max(incident.alert_count, firing)
+
+
 def started_at(incident: Incident, alerts: Sequence[Alert]) -> datetime:
     """When it began: the earliest alert start the sources reported, else when it was opened."""
     starts = [a.starts_at for a in alerts if a.starts_at is not None]
@@ -255,7 +263,7 @@ def first_line(incident: Incident, alerts: Sequence[Alert], now: datetime | None
     parts = [f"Started *{start:%H:%M} UTC* ({start:%b} {start.day})"]
     if end is not None:
         parts.append(f"{ago(start, end)} {'long' if incident.resolved_at else 'ago'}")
-    count = max(incident.alert_count, len(alerts))
+    count = alerts_fired(incident, alerts)
     parts.append(f"*{count} alert{'s' if count != 1 else ''}*")
     if incident.status.value != "open":
         parts.append(f"*{incident.status.value}*")

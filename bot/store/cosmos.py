@@ -26,6 +26,7 @@ from bot.models import (
     ActionRequest,
     ActionState,
     Alert,
+    AlertStatus,
     Event,
     Feedback,
     Incident,
@@ -167,7 +168,7 @@ class CosmosStore(CosmosDeliveries):
         ALERT_BATCH_CONCURRENCY at a time, and only the first occurrence of a dedup key within
         the batch is attempted (later ones are False, so the order of the answer never depends
         on which concurrent create won). With ``counts``, each listed incident then gets
-        ``alert_count`` raised by its stored alerts, ``updated_at`` moved forward and
+        ``alert_count`` raised by its stored firing alerts, ``updated_at`` moved forward and
         ``version`` bumped, under etag CAS. A failure part-way leaves the alerts already stored
         in place (a retried payload finds them and answers False for them).
         """
@@ -187,7 +188,11 @@ class CosmosStore(CosmosDeliveries):
                 stored[index] = await self.add_alert(batch[index], order[index])
 
         await asyncio.gather(*(store_one(index) for index in firsts.values()))
-        kept = [a for a, ok in zip(batch, stored, strict=True) if ok and a.incident_id]
+        kept = [
+            a
+            for a, ok in zip(batch, stored, strict=True)
+            if ok and a.incident_id and a.status is AlertStatus.FIRING
+        ]
         added = Counter(a.incident_id for a in kept)
         for incident_id in counts or ():
             if added.get(incident_id):

@@ -168,7 +168,7 @@ class SQLiteStore(SQLiteDeliveries):
         An alert whose ``dedup_key`` is already stored (before or earlier in this batch) is
         skipped and gets False; the list is in input order. When ``counts`` is given, each
         incident id in it gets, in the same transaction, ``alert_count`` raised by the number
-        of alerts actually stored with that ``incident_id`` (the mapping's values are the
+        of firing alerts actually stored with that ``incident_id`` (the mapping's values are the
         caller's tally and are not trusted), ``updated_at`` moved forward to the newest
         ``received_at`` among them, and ``version`` bumped, so a CAS writer holding the old
         version gets Conflict. Severity and status are left to the caller. If a counted

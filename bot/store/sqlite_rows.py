@@ -12,7 +12,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from bot.errors import Conflict, NotFound
-from bot.models import Alert, Incident
+from bot.models import Alert, AlertStatus, Incident
 from bot.store import sqlite_schema as schema
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,8 +40,12 @@ def insert_alert(db: Db, alert: Alert) -> bool:
 
 
 def count_alerts(db: Db, stored: list[Alert], incident_ids: list[str]) -> None:
-    """Raise each listed incident's alert_count by its stored alerts (see add_alerts)."""
-    counted = Counter(a.incident_id for a in stored if a.incident_id is not None)
+    """Raise each listed incident's alert_count by its stored firing alerts (see add_alerts)."""
+    counted = Counter(
+        a.incident_id
+        for a in stored
+        if a.incident_id is not None and a.status is AlertStatus.FIRING
+    )
     for incident_id in incident_ids:
         added = counted.get(incident_id, 0)
         if not added:

@@ -322,6 +322,19 @@ async def test_add_alerts_skips_resends_and_keeps_input_order(store: Store) -> N
     assert await store.add_alerts([]) == []
 
 
+async def test_add_alerts_counts_firing_alerts_not_their_resolved_notices(store: Store) -> None:
+    """Three alerts fire, then resolve: the incident had three alerts, not six."""
+    inc = incident(group="g")
+    await store.create_incident(inc)
+    firing = [alert(inc.id, fp=f"f{n}") for n in range(3)]
+    assert await store.add_alerts(firing, counts={inc.id: 3}) == [True] * 3
+    later = T0 + timedelta(minutes=20)
+    resolved = [alert(inc.id, fp=f"f{n}", status=AlertStatus.RESOLVED, at=later) for n in range(3)]
+    assert await store.add_alerts(resolved, counts={inc.id: 3}) == [True] * 3
+    assert (await store.get_incident(inc.id)).alert_count == 3
+    assert len(await store.list_alerts(inc.id)) == 6  # every notice is kept for the record
+
+
 async def test_add_alerts_stores_a_repeated_dedup_key_once(store: Store) -> None:
     inc = incident()
     await store.create_incident(inc)

@@ -47,7 +47,8 @@ def test_the_demo_shows_the_new_card_as_slack_gets_it(printed: str) -> None:
 
 def test_the_demo_shows_the_card_again_once_resolved(printed: str) -> None:
     card = stage(printed, 6).split("card now", 1)[1]
-    assert " · *resolved* · " in card
+    # two alerts fired and resolved: two alerts, not four notices
+    assert " · *2 alerts* · *resolved* · " in card
     assert "Approved by @U0CHKLEAD1 · Ran by incident-bot at " in card
     assert "[ Approve ]" not in card and "[ Acknowledge ]" not in card
 
