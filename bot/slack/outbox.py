@@ -44,6 +44,8 @@ TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
+# Where the bot cannot whisper in a channel, because it is not a member.
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 
 class SlackCourier:
@@ -163,6 +165,13 @@ class Outbox:
         return fit(self._redact(text), LIMITS.message_text)
 
     async def _call(self, method: str, form: bool = False, **kwargs: Any) -> dict[str, Any] | None:
+        data, _ = await self._attempt(method, form, **kwargs)
+        return data
+
+    async def _attempt(
+        self, method: str, form: bool = False, **kwargs: Any
+    ) -> tuple[dict[str, Any] | None, str]:
+        """One Web API call: (its answer, "") or (None, Slack's error code or "failed")."""
         try:
             if form:
                 response = await self.client.api_call(method, data=kwargs)
@@ -170,17 +179,15 @@ class Outbox:
                 response = await self.client.api_call(method, json=kwargs)
         except SlackApiError as exc:
             SLACK_API_ERRORS.labels(method=method).inc()
-            log.warning(
-                "slack api call refused",
-                extra={"method": method, "error": exc.response.get("error", "?")},
-            )
-            return None
+            error = str(exc.response.get("error", "?"))
+            log.warning("slack api call refused", extra={"method": method, "error": error})
+            return None, error
         except (SlackClientError, ClientError, TimeoutError) as exc:
             SLACK_API_ERRORS.labels(method=method).inc()
             log.warning("slack api call failed", extra={"method": method, "error": repr(exc)})
-            return None
+            return None, "failed"
         data = response.data
-        return data if isinstance(data, dict) else None
+        return (data, "") if isinstance(data, dict) else (None, "failed")
 
     async def deliver(
         self,
@@ -248,11 +255,19 @@ class Outbox:
     async def ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None = None
     ) -> bool:
-        """chat.postEphemeral: only ``user`` sees it."""
+        """chat.postEphemeral: only ``user`` sees it. Where the bot may not whisper (it is not
+        in the channel: ``not_in_channel``, ``channel_not_found``), the person gets it in
+        their direct messages with the app instead of not at all."""
         args: dict[str, Any] = {"channel": channel, "user": user, "text": self._text(text)}
         if thread_ts:
             args["thread_ts"] = thread_ts
-        return await self._call("chat.postEphemeral", **args) is not None
+        data, error = await self._attempt("chat.postEphemeral", **args)
+        if data is not None:
+            return True
+        if error not in NOT_A_MEMBER or not user:
+            return False
+        direct = await self._call("chat.postMessage", channel=user, text=self._text(text))
+        return direct is not None
 
     async def respond(
         self,

@@ -13,7 +13,7 @@ import pytest
 from bot.models import ActionRequest, ActionState, Event
 from bot.store.sqlite import SQLiteStore
 from tests.integration.slack.harness import INCIDENT_CHANNEL, BotProcess
-from tests.integration.slack.recorder import BOT_ID, Call, Failure, SlackRecorder
+from tests.integration.slack.recorder import BOT_ID, Call, Failure, SlackRecorder, refused
 
 pytestmark = pytest.mark.integration
 
@@ -340,3 +340,24 @@ def test_invariant_8_click_from_an_old_card_is_refused_and_the_card_refreshed(
     assert done.result is not None and done.result["plan"]["argv"] == command.split()
     kinds = [e.kind for e in events_of(bot, request.incident_id)]
     assert kinds.count("action.vote_refused") == 2 and kinds.count("action.succeeded") == 1
+
+
+def test_a_refusal_where_the_bot_may_not_whisper_reaches_the_person_directly(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    """Slack refuses the ephemeral answer (the bot is not in the channel): the person gets it
+    in their direct messages with the app, never silently dropped."""
+    card = card_for(bot, recorder, "CHK-APPROVE-4", "checkout")
+    request_id = next(iter(vote_buttons(card)))
+    recorder.fail_next("chat.postEphemeral", refused("not_in_channel"), times=1)
+    assert bot.click(APPROVE, vote_value(card, request_id), "U0WHISPER1").status == 200
+    direct = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: c.args.get("channel") == "U0WHISPER1" and "not an approver" in c.args["text"],
+        timeout=20,
+    )[0]
+    assert direct.ok
+    # the refused whisper was tried first, in the card's thread
+    tried = recorder.find("chat.postEphemeral", lambda c: c.args.get("user") == "U0WHISPER1")
+    assert tried and not tried[0].ok
+    assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
