@@ -347,7 +347,7 @@ def test_a_refusal_where_the_bot_may_not_whisper_reaches_the_person_directly(
 ) -> None:
     """Slack refuses the ephemeral answer (the bot is not in the channel): the person gets it
     in their direct messages with the app, never silently dropped."""
-    card = card_for(bot, recorder, "CHK-APPROVE-4", "checkout")
+    card = card_for(bot, recorder, "CHK-APPROVE-4", "checkout")  # a scripted triage
     request_id = next(iter(vote_buttons(card)))
     recorder.fail_next("chat.postEphemeral", refused("not_in_channel"), times=1)
     assert bot.click(APPROVE, vote_value(card, request_id), "U0WHISPER1").status == 200
