@@ -32,6 +32,9 @@ class DeliveryKind(StrEnum):
     ANNOUNCEMENT = "announcement"  # a declared incident's first message: the incident's thread
     UPDATE = "update"  # a new version of a card that was (or will be) posted
     MESSAGE = "message"  # anything else: thread notes, reminders, replies
+    # a reply only one person sees (the payload's ``user``); to their direct messages with the
+    # app where the bot may not whisper (it is not in the channel)
+    EPHEMERAL = "ephemeral"
 
 
 class DeliveryState(StrEnum):

@@ -55,15 +55,27 @@ class SlackCourier:
         self.client = client
 
     async def send(self, delivery: Delivery, thread: str | None) -> Sent:
-        """chat.update (``thread`` is the message) or chat.postMessage (``thread`` to reply in)."""
+        """chat.update (``thread`` is the message), chat.postEphemeral (to the payload's user)
+        or chat.postMessage (``thread`` to reply in)."""
         args: dict[str, Any] = {"channel": delivery.channel, **delivery.payload}
+        method = "chat.postMessage"
         if delivery.kind is DeliveryKind.UPDATE:
             method = "chat.update"
             args["ts"] = thread
-        else:
-            method = "chat.postMessage"
-            if thread:
-                args["thread_ts"] = thread
+        elif thread:
+            args["thread_ts"] = thread
+        if delivery.kind is DeliveryKind.EPHEMERAL:
+            method = "chat.postEphemeral"
+        sent = await self._call(delivery, method, args, thread)
+        if delivery.kind is DeliveryKind.EPHEMERAL and sent.error in NOT_A_MEMBER:
+            # The bot may not whisper where it is not a member: say it to the person directly.
+            direct = {"channel": args.get("user", ""), "text": args.get("text", "")}
+            sent = await self._call(delivery, "chat.postMessage", direct, None)
+        return sent
+
+    async def _call(
+        self, delivery: Delivery, method: str, args: dict[str, Any], thread: str | None
+    ) -> Sent:
         try:
             response = await self.client.api_call(method, json=args)
         except SlackApiError as exc:
@@ -165,13 +177,6 @@ class Outbox:
         return fit(self._redact(text), LIMITS.message_text)
 
     async def _call(self, method: str, form: bool = False, **kwargs: Any) -> dict[str, Any] | None:
-        data, _ = await self._attempt(method, form, **kwargs)
-        return data
-
-    async def _attempt(
-        self, method: str, form: bool = False, **kwargs: Any
-    ) -> tuple[dict[str, Any] | None, str]:
-        """One Web API call: (its answer, "") or (None, Slack's error code or "failed")."""
         try:
             if form:
                 response = await self.client.api_call(method, data=kwargs)
@@ -179,15 +184,17 @@ class Outbox:
                 response = await self.client.api_call(method, json=kwargs)
         except SlackApiError as exc:
             SLACK_API_ERRORS.labels(method=method).inc()
-            error = str(exc.response.get("error", "?"))
-            log.warning("slack api call refused", extra={"method": method, "error": error})
-            return None, error
+            log.warning(
+                "slack api call refused",
+                extra={"method": method, "error": exc.response.get("error", "?")},
+            )
+            return None
         except (SlackClientError, ClientError, TimeoutError) as exc:
             SLACK_API_ERRORS.labels(method=method).inc()
             log.warning("slack api call failed", extra={"method": method, "error": repr(exc)})
-            return None, "failed"
+            return None
         data = response.data
-        return (data, "") if isinstance(data, dict) else (None, "failed")
+        return data if isinstance(data, dict) else None
 
     async def deliver(
         self,
@@ -199,9 +206,12 @@ class Outbox:
         thread: str | None = None,
         incident_id: str | None = None,
         request_ids: Iterable[str] = (),
+        user: str | None = None,
     ) -> Delivery:
         """Write one post or update to the outbox and try it; the delivery as it stands."""
         payload: dict[str, Any] = {"text": self._text(text)}
+        if user:
+            payload["user"] = user
         if blocks is not None and (blocks or kind is DeliveryKind.UPDATE):
             payload["blocks"] = self.clean_blocks(blocks)
         now = utcnow()
@@ -255,19 +265,14 @@ class Outbox:
     async def ephemeral(
         self, channel: str, user: str, text: str, thread_ts: str | None = None
     ) -> bool:
-        """chat.postEphemeral: only ``user`` sees it. Where the bot may not whisper (it is not
-        in the channel: ``not_in_channel``, ``channel_not_found``), the person gets it in
-        their direct messages with the app instead of not at all."""
-        args: dict[str, Any] = {"channel": channel, "user": user, "text": self._text(text)}
-        if thread_ts:
-            args["thread_ts"] = thread_ts
-        data, error = await self._attempt("chat.postEphemeral", **args)
-        if data is not None:
-            return True
-        if error not in NOT_A_MEMBER or not user:
-            return False
-        direct = await self._call("chat.postMessage", channel=user, text=self._text(text))
-        return direct is not None
+        """chat.postEphemeral through the outbox: only ``user`` sees it, retried like any
+        delivery while Slack is down. Where the bot may not whisper (it is not in the channel:
+        ``not_in_channel``, ``channel_not_found``) the person gets it in their direct messages
+        with the app instead. False only when it failed for good already."""
+        delivery = await self.deliver(
+            DeliveryKind.EPHEMERAL, channel, text, thread=thread_ts, user=user
+        )
+        return delivery.state is not DeliveryState.FAILED
 
     async def respond(
         self,

@@ -13,7 +13,14 @@ import pytest
 from bot.models import ActionRequest, ActionState, Event
 from bot.store.sqlite import SQLiteStore
 from tests.integration.slack.harness import INCIDENT_CHANNEL, BotProcess
-from tests.integration.slack.recorder import BOT_ID, Call, Failure, SlackRecorder, refused
+from tests.integration.slack.recorder import (
+    BOT_ID,
+    Call,
+    Failure,
+    SlackRecorder,
+    refused,
+    server_error,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -361,3 +368,22 @@ def test_a_refusal_where_the_bot_may_not_whisper_reaches_the_person_directly(
     tried = recorder.find("chat.postEphemeral", lambda c: c.args.get("user") == "U0WHISPER1")
     assert tried and not tried[0].ok
     assert request_of(bot, request_id).state is ActionState.PENDING_APPROVAL
+
+
+def test_a_refusal_slack_fails_to_take_is_sent_again(
+    bot: BotProcess, recorder: SlackRecorder
+) -> None:
+    """Slack answers 500 to the whisper, then takes it: the reply goes through the durable
+    outbox like every message, so the person is answered late rather than never."""
+    card = card_for(bot, recorder, "CHK-APPROVE-5", "checkout")
+    request_id = next(iter(vote_buttons(card)))
+    recorder.fail_next("chat.postEphemeral", server_error(when="U0RETRYME1"), times=1)
+    assert bot.click(APPROVE, vote_value(card, request_id), "U0RETRYME1").status == 200
+    whispers = recorder.wait_for(
+        "chat.postEphemeral",
+        lambda c: c.args.get("user") == "U0RETRYME1" and "not an approver" in c.args["text"],
+        count=2,
+        timeout=30,
+    )
+    assert [c.ok for c in whispers] == [False, True]
+    assert whispers[1].args == whispers[0].args  # the same reply, in the same thread
