@@ -148,15 +148,10 @@ class BotProcess:
         }
         return self.signed(urlencode(form).encode(), "application/x-www-form-urlencoded")
 
-    def click(
-        self,
-        action_id: str,
-        value: str,
-        user: str,
-        channel: str = INCIDENT_CHANNEL,
-        message_ts: str = "1.000001",
-        block_id: str = "b",
+    def block_action(
+        self, action: dict[str, Any], user: str, channel: str, message_ts: str, hook: str
     ) -> Answer:
+        """A signed block_actions payload as Slack sends it for one element of a message."""
         payload = {
             "type": "block_actions",
             "team": {"id": "T0TEST0001", "domain": "test"},
@@ -167,20 +162,30 @@ class BotProcess:
             "trigger_id": "1337.42.abcd",
             "channel": {"id": channel, "name": "incidents"},
             "message": {"type": "message", "ts": message_ts, "text": "card"},
-            "response_url": f"{self.env['RECORDER_URL']}/response/click",
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "text": {"type": "plain_text", "text": "x"},
-                    "value": value,
-                    "type": "button",
-                    "action_ts": str(time.time()),
-                }
-            ],
+            "response_url": f"{self.env['RECORDER_URL']}/response/{hook}",
+            "actions": [{**action, "action_ts": str(time.time())}],
         }
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.signed(body, "application/x-www-form-urlencoded")
+
+    def click(
+        self,
+        action_id: str,
+        value: str,
+        user: str,
+        channel: str = INCIDENT_CHANNEL,
+        message_ts: str = "1.000001",
+        block_id: str = "b",
+    ) -> Answer:
+        """A button pressed: ``actions[0].value``."""
+        button = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": {"type": "plain_text", "text": "x"},
+            "value": value,
+        }
+        return self.block_action(button, user, channel, message_ts, "click")
 
     def choose(
         self,
@@ -193,57 +198,25 @@ class BotProcess:
     ) -> Answer:
         """A choice in a message's static_select menu: ``actions[0].selected_option``."""
         option = {"text": {"type": "plain_text", "text": value}, "value": value}
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEST0001", "domain": "test"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST0001"},
-            "api_app_id": "A0TEST0001",
-            "token": "unused",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
-            "trigger_id": "1337.44.abcd",
-            "channel": {"id": channel, "name": "incidents"},
-            "message": {"type": "message", "ts": message_ts, "text": "card"},
-            "response_url": f"{self.env['RECORDER_URL']}/response/choose",
-            "actions": [
-                {
-                    "type": "static_select",
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "selected_option": option,
-                    "action_ts": str(time.time()),
-                }
-            ],
+        menu = {
+            "type": "static_select",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_option": option,
         }
-        body = urlencode({"payload": json.dumps(payload)}).encode()
-        return self.signed(body, "application/x-www-form-urlencoded")
+        return self.block_action(menu, user, channel, message_ts, "choose")
 
     def pick_user(
         self, action_id: str, picked: str, user: str, channel: str, message_ts: str, block_id: str
     ) -> Answer:
         """A person picked in a message's users_select menu: ``actions[0].selected_user``."""
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEST0001", "domain": "test"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST0001"},
-            "api_app_id": "A0TEST0001",
-            "token": "unused",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
-            "trigger_id": "1337.45.abcd",
-            "channel": {"id": channel, "name": "incidents"},
-            "message": {"type": "message", "ts": message_ts, "text": "card"},
-            "response_url": f"{self.env['RECORDER_URL']}/response/pick",
-            "actions": [
-                {
-                    "type": "users_select",
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "selected_user": picked,
-                    "action_ts": str(time.time()),
-                }
-            ],
+        menu = {
+            "type": "users_select",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_user": picked,
         }
-        body = urlencode({"payload": json.dumps(payload)}).encode()
-        return self.signed(body, "application/x-www-form-urlencoded")
+        return self.block_action(menu, user, channel, message_ts, "pick")
 
     def view_submission(
         self, callback_id: str, private_metadata: str, values: dict[str, Any], user: str
