@@ -108,23 +108,33 @@ def test_assign_hands_roles_over_and_says_so_in_the_channel(
     responded(recorder, "as-closed", "is resolved; its roles no longer change")
 
 
+def reported_card(
+    bot: BotProcess, recorder: SlackRecorder, marker: str, reporter: str, room: str
+) -> tuple[Call, str]:
+    """``/incident triage`` in ``room`` by ``reporter``: its card and incident id, once the
+    bot has written down where the card is (right after Slack took it)."""
+    hook = f"{marker}-triage"
+    bot.command(f"triage {marker} checkout pods return 500 errors", user=reporter,
+                channel=room, hook=hook)
+    card = recorder.wait_for(
+        "chat.postMessage",
+        lambda c: marker in json.dumps(c.args) and "blocks" in c.args and c.ok,
+        timeout=WAIT,
+    )[0]
+    found = INCIDENT_ID.search(responded(recorder, hook, "Filed as").args["text"])
+    assert found is not None
+    incident_id = found.group(0)
+    wait_until(lambda: stored(bot, incident_id).card is not None, "the card's place recorded")
+    return card, incident_id
+
+
 def test_assign_redraws_the_card_with_who_holds_each_role(
     bot: BotProcess, recorder: SlackRecorder
 ) -> None:
     room = "C0ASSIGN02"
-    bot.command("triage ASSIGN-CARD checkout pods return 500 errors", user="U0REPORT01",
-                channel=room, hook="as-triage")
-    card = recorder.wait_for(
-        "chat.postMessage",
-        lambda c: "ASSIGN-CARD" in json.dumps(c.args) and "blocks" in c.args and c.ok,
-        timeout=WAIT,
-    )[0]
+    card, _ = reported_card(bot, recorder, "ASSIGN-CARD", "U0REPORT01", room)
     assert card.args["channel"] == room
     assert "Commander <@U0REPORT01>" in json.dumps(card.args["blocks"])  # the reporter leads
-    found = INCIDENT_ID.search(responded(recorder, "as-triage", "Filed as").args["text"])
-    assert found is not None
-    # Slack took the card; the bot writes down where it is right after.
-    wait_until(lambda: stored(bot, found.group(0)).card is not None, "the card's place recorded")
     bot.command("assign comms <@U0COMMS001|cam>", user="U0REPORT01", channel=room, hook="as-c")
     responded(recorder, "as-c", "made <@U0COMMS001> *comms*")
     recorder.wait_for(
@@ -213,17 +223,8 @@ def test_the_cards_people_menu_hands_command_over(
     bot: BotProcess, recorder: SlackRecorder
 ) -> None:
     room = "C0ASSIGN03"
-    bot.command("triage HAND-OVER checkout pods return 500 errors", user="U0REPORT02",
-                channel=room, hook="ho-triage")
-    card = recorder.wait_for(
-        "chat.postMessage",
-        lambda c: "HAND-OVER" in json.dumps(c.args) and "blocks" in c.args and c.ok,
-        timeout=WAIT,
-    )[0]
-    found = INCIDENT_ID.search(responded(recorder, "ho-triage", "Filed as").args["text"])
-    assert found is not None
-    incident_id, ts = found.group(0), card.answer["ts"]
-    wait_until(lambda: stored(bot, incident_id).card is not None, "the card's place recorded")
+    card, incident_id = reported_card(bot, recorder, "HAND-OVER", "U0REPORT02", room)
+    ts = card.answer["ts"]
     block_id, menu = hand_over_menu(card)
     assert menu["initial_user"] == "U0REPORT02"  # the reporter leads and is shown
 
