@@ -347,6 +347,8 @@ class Incident(Model):
     roles: dict[Role, str] = Field(default_factory=dict)
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    # Who last set the severity by hand (``/incident severity``): a re-triage leaves it alone.
+    severity_set_by: str | None = None
     # The last status update, and when the bot last asked the commander for one.
     last_update_at: datetime | None = None
     update_requested_at: datetime | None = None

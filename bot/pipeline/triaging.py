@@ -158,10 +158,12 @@ class Triaging(Evidencing):
 
     async def _apply_triage(self, incident_id: str, triage: Triage, now: datetime) -> Incident:
         def change(incident: Incident) -> Incident:
-            # A human correction stands: a re-triage does not overwrite it.
+            # A human correction stands: a re-triage does not overwrite it; nor a severity a
+            # person set by hand (raised or lowered, it is their call, not the model's).
             if incident.correction is None:
                 incident.category = triage.category
-                if triage.severity.rank < incident.severity.rank:
+                worse = triage.severity.rank < incident.severity.rank
+                if worse and incident.severity_set_by is None:
                     incident.severity = triage.severity
             incident.updated_at = now
             return incident

@@ -89,6 +89,7 @@ class Updates(Stage):
                 return None
             replaced.append(incident.severity)
             incident.severity = severity
+            incident.severity_set_by = actor
             incident.updated_at = now
             return incident
 

@@ -147,3 +147,26 @@ async def test_concurrent_changes_each_record_what_they_replaced(
     assert events[1].data["from_severity"] == events[0].data["to_severity"]
     stored = await pipeline.store.get_incident(incident.id)
     assert stored.severity.value == events[1].data["to_severity"]
+
+
+async def test_a_re_triage_leaves_a_severity_a_person_set_alone(
+    flow: tuple[Pipeline, RecordingNotifier],
+) -> None:
+    """The commander lowers to SEV3; the next triage (which reads SEV1) does not raise it."""
+    pipeline, _ = flow
+    declared = await pipeline.declare_incident(
+        "admin console", "checkout", Severity.SEV2, "U0DECLARER", T0, description=SECURITY_TEXT
+    )
+    incident_id = declared.incident.id
+    first = await pipeline.triage_incident(incident_id, T0, requester="U0DECLARER")
+    assert first is not None and first.triage.severity is Severity.SEV1
+    assert (await pipeline.store.get_incident(incident_id)).severity is Severity.SEV1
+
+    changed = await pipeline.change_severity(
+        incident_id, Severity.SEV3, "U0DECLARER", "a test tenant only", T0
+    )
+    assert changed.status is SeverityStatus.CHANGED
+    again = await pipeline.triage_incident(incident_id, T0, requester="U0DECLARER", force=True)
+    assert again is not None and again.triage.severity is Severity.SEV1
+    after = await pipeline.store.get_incident(incident_id)
+    assert after.severity is Severity.SEV3 and after.severity_set_by == "U0DECLARER"
