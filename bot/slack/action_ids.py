@@ -42,6 +42,10 @@ DECLARE_SEVERITY = "declare_severity"
 DECLARE_DESCRIPTION = "declare_description"
 DECLARE_CHANNEL = "declare_channel"
 
+# The status-update form (``/incident update`` without text) and its one input.
+UPDATE_VIEW = "status_update_form"
+UPDATE_TEXT = "update_text"
+
 
 VOTE_ACTIONS = (ActionId.APPROVE, ActionId.DENY)
 FEEDBACK_ACTIONS = (ActionId.HELPFUL, ActionId.NOT_HELPFUL)

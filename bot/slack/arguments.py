@@ -48,6 +48,14 @@ class Invocation:
     role: Role | None = None
 
     @property
+    def wants_form(self) -> bool:
+        """``update`` with no text (nothing, or only an incident id): the status-update form."""
+        args = self.args
+        return self.subcommand == "update" and (
+            not args or (len(args) == 1 and INCIDENT_ID.match(args[0]) is not None)
+        )
+
+    @property
     def rest(self) -> str:
         """The free-text arguments joined back together."""
         return " ".join(self.args)
@@ -117,8 +125,6 @@ def _check(invocation: Invocation) -> None:
         raise UsageError("`triage` needs a description of what you see.")
     elif sub == "note" and not args:
         raise UsageError("`note` needs the text to write down.")
-    elif sub == "update" and not args:
-        raise UsageError("`update` needs the text of the update.")
     elif sub in NEEDS_ID and not args:
         raise UsageError(f"`{sub}` needs an incident id.")
     elif sub in ("timeline", "postmortem", "status", "ack") and len(args) > 1:

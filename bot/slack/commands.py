@@ -30,6 +30,7 @@ from bot.slack.runtime import SlackRuntime
 if TYPE_CHECKING:
     # Annotation only: the declare form's module builds on this one.
     from bot.slack.declare import DeclareForm
+    from bot.slack.update_form import UpdateForm
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,13 @@ class Caller:
 class IncidentCommand:
     """The `/incident` listener and one method per subcommand; each calls the pipeline."""
 
-    def __init__(self, runtime: SlackRuntime, declarer: DeclareForm) -> None:
+    def __init__(
+        self, runtime: SlackRuntime, declarer: DeclareForm, updater: UpdateForm
+    ) -> None:
         self.runtime = runtime
         self.pipeline = runtime.pipeline
         self.declarer = declarer
+        self.updater = updater
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """Ack first (usage errors in the ack itself), then run the subcommand."""
@@ -69,6 +73,11 @@ class IncidentCommand:
         if invocation.subcommand == "declare" and not invocation.args:
             # No title: the form, opened before the ack (its trigger id lives 3 s).
             await self.declarer.open_from_command(ack, command, invocation)
+            return
+        if invocation.wants_form:
+            # No text: the status-update form, opened before the ack as the declare form is.
+            ref = invocation.args[0] if invocation.args else ""
+            await self.updater.open_from_command(ack, command, ref)
             return
         if handler is None:
             await ack(messages.unknown_subcommand(invocation.subcommand))
@@ -310,6 +319,8 @@ class IncidentCommand:
         await self._respond(caller, messages.postmortem_upload_failed(incident))
 
 
-def attach(app: AsyncApp, runtime: SlackRuntime, declarer: DeclareForm) -> None:
-    """Attach the `/incident` listener to the Bolt app (``declarer``: the declare form)."""
-    app.command(COMMAND)(IncidentCommand(runtime, declarer).on_command)
+def attach(
+    app: AsyncApp, runtime: SlackRuntime, declarer: DeclareForm, updater: UpdateForm
+) -> None:
+    """Attach the `/incident` listener to the Bolt app (with the declare and update forms)."""
+    app.command(COMMAND)(IncidentCommand(runtime, declarer, updater).on_command)

@@ -257,6 +257,21 @@ def read_form(
     )
 
 
+async def open_form(client: AsyncWebClient, trigger_id: str, view: Block, what: str) -> bool:
+    """``views.open`` within the trigger's life; False (logged) when it did not open."""
+    if not trigger_id:
+        return False
+    try:
+        await asyncio.wait_for(client.views_open(trigger_id=trigger_id, view=view), OPEN_SECONDS)
+    except SlackApiError as exc:
+        log.warning(f"{what} form not opened", extra={"error": exc.response.get("error")})
+        return False
+    except (SlackClientError, OSError, TimeoutError) as exc:
+        log.warning(f"{what} form not opened", extra={"error": repr(exc)})
+        return False
+    return True
+
+
 class DeclareForm:
     """Opens the declare form (command, shortcut), reads its submission, declares."""
 
@@ -288,19 +303,7 @@ class DeclareForm:
         )
 
     async def _open(self, trigger_id: str, view: Block) -> bool:
-        """``views.open`` within the trigger's life; False (logged) when it did not open."""
-        if not trigger_id:
-            return False
-        try:
-            opening = self.client.views_open(trigger_id=trigger_id, view=view)
-            await asyncio.wait_for(opening, OPEN_SECONDS)
-        except SlackApiError as exc:
-            log.warning("declare form not opened", extra={"error": exc.response.get("error")})
-            return False
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            log.warning("declare form not opened", extra={"error": repr(exc)})
-            return False
-        return True
+        return await open_form(self.client, trigger_id, view, "declare")
 
     async def open_from_command(
         self, ack: AsyncAck, command: dict[str, Any], invocation: Invocation

@@ -34,7 +34,7 @@ SUBCOMMANDS = {
     "note": "note [incident-id] <text>",
     "ack": "ack [incident-id]",
     "assign": "assign [incident-id] @user [commander|scribe|comms]",
-    "update": "update [incident-id] <text>",
+    "update": "update [incident-id] [<text>]",
     "recategorize": "recategorize <incident-id> <category> [SEV0-SEV3] [reason]",
     "severity": "severity [incident-id] <SEV0-SEV3> [reason]",
     "help": "help",
@@ -727,6 +727,24 @@ DECLARE_ERRORS = {
     "severity": "Pick a severity (SEV0–SEV3).",
     "channel": "There is no incident channel to announce it in: create a new one.",
 }
+
+
+def update_form_failed() -> str:
+    """The status-update form could not be opened (the trigger expired, Slack refused it)."""
+    usage = code("/incident update [id] <text>")
+    return f"The update form did not open. Try again, or post with text: `{usage}`."
+
+
+def update_form_empty() -> str:
+    """The update form was sent without text (a modal's field error: plain text)."""
+    return "Write the update: what changed, and what happens next."
+
+
+def update_form_no_incident(named: bool) -> str:
+    """The update form names no incident it can find (a modal's field error: plain text)."""
+    if named:
+        return "No incident with that id; check it with /incident list."
+    return "No open incident is linked to this channel: run /incident update <id> instead."
 
 
 def declare_form_failed() -> str:

@@ -33,7 +33,7 @@ from bot.pipeline import DeliveryOptions, Dispatcher, Pipeline
 from bot.ports import Backend
 from bot.redaction import Redactor
 from bot.runtime import Runtime
-from bot.slack import commands, declare, events, home, interactions, modals
+from bot.slack import commands, declare, events, home, interactions, modals, update_form
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.blocks import make_clean
 from bot.slack.notifier import SlackNotifier
@@ -230,7 +230,9 @@ def attach_slack(
         incident_channel=config.incident_channel,
     )
     app = build_app(parts.client, config.signing_secret)
-    commands.attach(app, listening, declare.attach(app, listening))
+    commands.attach(
+        app, listening, declare.attach(app, listening), update_form.attach(app, listening)
+    )
     interactions.attach(app, listening)
     modals.attach(app, listening)
     events.attach(app, listening)

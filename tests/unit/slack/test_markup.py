@@ -286,6 +286,9 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
     "severity_changed": lambda t: messages.severity_changed(incident(t), Severity.SEV3, t, t),
     "severity_unchanged": lambda t: messages.severity_unchanged(incident(t)),
     "declare_form_failed": lambda t: messages.declare_form_failed(),
+    "update_form_failed": lambda t: messages.update_form_failed(),
+    "update_form_empty": lambda t: messages.update_form_empty(),
+    "update_form_no_incident": lambda t: messages.update_form_no_incident(bool(t)),
     "update_requested": lambda t: (
         messages.update_requested(incident(t), [OURS["user"], OURS["group"], t], 45)
         + messages.update_requested(incident(t), [], 45)
@@ -296,6 +299,9 @@ MESSAGE_KINDS: dict[str, Callable[[str], str]] = {
 FIXED = {
     "usage",
     "declare_form_failed",
+    "update_form_failed",
+    "update_form_empty",
+    "update_form_no_incident",
     "no_incident_here",
     "no_open_incidents",
     "unknown_request",
