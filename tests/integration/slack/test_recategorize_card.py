@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 
 RECATEGORIZE = "incident_recategorize"
 SET_SEVERITY = "incident_set_severity"
+CORRECTED = EventKind.TRIAGE_CORRECTED
 
 
 def stored_incident(bot: BotProcess, incident_id: str) -> tuple[Incident, list[EventKind]]:
@@ -105,7 +106,10 @@ def test_choosing_a_category_on_the_card_corrects_it_and_redraws_the_card(
     assert "from *latency* to *deployment*: from the card" in said.args["text"]
     assert said.args.get("thread_ts") == ts
 
-    incident, kinds = wait_stored(bot, incident_id, lambda i, _: i.correction is not None)
+    # the incident and its timeline entry are two writes: wait for both
+    incident, kinds = wait_stored(
+        bot, incident_id, lambda i, k: i.correction is not None and k.count(CORRECTED) == 1
+    )
     assert incident.category is Category.DEPLOYMENT
     assert incident.severity is before.severity  # the category menu leaves severity alone
     assert incident.correction is not None
@@ -126,7 +130,10 @@ def test_choosing_a_category_on_the_card_corrects_it_and_redraws_the_card(
 
     # Then the severity menu: the category correction is kept, the severity added.
     bot.choose(SET_SEVERITY, "SEV0", "U0RESPOND3", channel, ts, new_block_id)
-    incident, kinds = wait_stored(bot, incident_id, lambda i, _: i.severity is Severity.SEV0)
+    incident, kinds = wait_stored(
+        bot, incident_id, lambda i, k: i.severity is Severity.SEV0 and k.count(CORRECTED) == 2
+    )
+    assert incident.severity is Severity.SEV0
     assert incident.category is Category.DEPLOYMENT
     assert incident.correction is not None and incident.correction.severity is Severity.SEV0
     assert incident.correction.from_category is Category.LATENCY
@@ -138,7 +145,10 @@ def test_choosing_a_category_on_the_card_corrects_it_and_redraws_the_card(
     bot.command(f"severity {incident_id} SEV1 contained", hook="menu-severity")
     wait_stored(bot, incident_id, lambda i, _: i.severity is Severity.SEV1)
     bot.choose(RECATEGORIZE, "security", "U0RESPOND3", channel, ts, new_block_id)
-    incident, kinds = wait_stored(bot, incident_id, lambda i, _: i.category is Category.SECURITY)
+    incident, kinds = wait_stored(
+        bot, incident_id, lambda i, k: i.category is Category.SECURITY and k.count(CORRECTED) == 3
+    )
+    assert incident.category is Category.SECURITY
     assert incident.severity is Severity.SEV1
     assert incident.correction is not None and incident.correction.severity is Severity.SEV1
     assert kinds.count(EventKind.TRIAGE_CORRECTED) == 3
