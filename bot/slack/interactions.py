@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -74,8 +75,13 @@ def read_click(body: dict[str, Any], action: dict[str, Any]) -> Click:
     )
 
 
-class ClickHandlers:
-    """Listeners for every button the bot sends: ack, read the click, call the pipeline."""
+Step = Callable[[Click], Awaitable[None]]
+Listener = Callable[[AsyncAck, dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
+class ClickListener:
+    """What every button and menu listener does: ack at once, read the click, run its step
+    after the ack, answer the clicker in the card's thread (a step that fails is answered too)."""
 
     def __init__(self, runtime: SlackRuntime) -> None:
         self.runtime = runtime
@@ -86,13 +92,23 @@ class ClickHandlers:
                 click.channel_id, click.user_id, text, thread_ts=click.thread_ts
             )
 
-    async def on_vote(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Approve / Deny: ack, then vote in the background."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.cast_vote(click), f"vote:{click.value}", lambda t: self._reply(click, t)
-        )
+    def later(self, step: Step, label: str) -> Listener:
+        """The Bolt listener for one kind of click: ``step`` runs after the ack."""
+
+        async def listener(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            click = read_click(body, action)
+            named = click.value or click.block_id[:80]
+            self.runtime.after_ack(
+                step(click), f"{label}:{named}", lambda text: self._reply(click, text)
+            )
+
+        return listener
+
+
+class ClickHandlers(ClickListener):
+    """The card's buttons and menus: each step reads the click and calls the pipeline."""
+
 
     async def cast_vote(self, click: Click) -> None:
         """Hand the vote to the pipeline (which decides who may vote); answer the clicker."""
@@ -110,13 +126,6 @@ class ClickHandlers:
         if not result.accepted:
             await self._reply(click, messages.vote_answer(result.status))
 
-    async def on_again(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Request again: ack, then file a new request through the pipeline in the background."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.ask_again(click), f"again:{click.value}", lambda t: self._reply(click, t)
-        )
 
     async def ask_again(self, click: Click) -> None:
         """Ask the pipeline for a new request like the one named by the button."""
@@ -126,15 +135,6 @@ class ClickHandlers:
         result = await self.runtime.pipeline.request_again(click.value, click.user_id, utcnow())
         await self._reply(click, messages.again_answer(result.status.value))
 
-    async def on_feedback(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
-    ) -> None:
-        """Helpful / not helpful: ack, then store the feedback."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.record_feedback(click), f"feedback:{click.value}", lambda t: self._reply(click, t)
-        )
 
     async def record_feedback(self, click: Click) -> None:
         """Store one Feedback for the triage named by the button."""
@@ -154,15 +154,6 @@ class ClickHandlers:
         await self._reply(click, messages.feedback_thanks(helpful))
 
 
-    async def on_acknowledge(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
-    ) -> None:
-        """Acknowledge: ack, then take the incident through the pipeline (the card refreshes)."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.take(click), f"ack:{click.value}", lambda t: self._reply(click, t)
-        )
 
     async def take(self, click: Click) -> None:
         """Acknowledge the incident named by the button; answer the clicker."""
@@ -177,15 +168,6 @@ class ClickHandlers:
         else:
             await self._reply(click, messages.already_resolved(result.incident))
 
-    async def on_correct(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
-    ) -> None:
-        """The card's Recategorize / Severity menus: ack, then correct in the background."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.correct(click), f"correct:{click.block_id[:80]}", lambda t: self._reply(click, t)
-        )
 
     async def correct(self, click: Click) -> None:
         """Correct the category or severity of the card's incident (``correct:<id>:…``).
@@ -246,15 +228,6 @@ class ClickHandlers:
             return None
         return incident
 
-    async def on_hand_over(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
-    ) -> None:
-        """The card's "Hand command to…" menu: ack, then hand over in the background."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.hand_over(click), f"hand:{click.block_id[:80]}", lambda t: self._reply(click, t)
-        )
 
     async def hand_over(self, click: Click) -> None:
         """Make the person picked the commander of the card's incident, as ``/incident assign``
@@ -310,12 +283,15 @@ def _member(kind: type[Choice], value: str, chosen: bool) -> Choice | None:
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the button listeners to the Bolt app."""
     handlers = ClickHandlers(runtime)
-    for action_id in VOTE_ACTIONS:
-        app.action(action_id.value)(handlers.on_vote)
-    for action_id in FEEDBACK_ACTIONS:
-        app.action(action_id.value)(handlers.on_feedback)
-    app.action(ActionId.REQUEST_AGAIN.value)(handlers.on_again)
-    app.action(ActionId.ACKNOWLEDGE.value)(handlers.on_acknowledge)
-    for action_id in CORRECTION_ACTIONS:
-        app.action(action_id.value)(handlers.on_correct)
-    app.action(ActionId.HAND_OVER.value)(handlers.on_hand_over)
+    steps: list[tuple[Iterable[ActionId], Step, str]] = [
+        (VOTE_ACTIONS, handlers.cast_vote, "vote"),
+        (FEEDBACK_ACTIONS, handlers.record_feedback, "feedback"),
+        ((ActionId.REQUEST_AGAIN,), handlers.ask_again, "again"),
+        ((ActionId.ACKNOWLEDGE,), handlers.take, "ack"),
+        (CORRECTION_ACTIONS, handlers.correct, "correct"),
+        ((ActionId.HAND_OVER,), handlers.hand_over, "hand"),
+    ]
+    for action_ids, step, label in steps:
+        listener = handlers.later(step, label)
+        for action_id in action_ids:
+            app.action(action_id.value)(listener)

@@ -21,7 +21,7 @@ from bot.clock import utcnow
 from bot.errors import NotFound
 from bot.slack import messages
 from bot.slack.action_ids import BREAK_GLASS_VIEW, JUSTIFICATION_INPUT, ActionId
-from bot.slack.interactions import ID_SHAPE, Click, read_click
+from bot.slack.interactions import ID_SHAPE, Click, ClickListener, read_click
 from bot.slack.recovery_blocks import JUSTIFICATION_MIN, glass_modal
 from bot.slack.runtime import SlackRuntime
 
@@ -30,25 +30,9 @@ log = logging.getLogger(__name__)
 METADATA_CHARS = 300
 
 
-class RecoveryHandlers:
+class RecoveryHandlers(ClickListener):
     """Listeners for Undo, Break glass and the break-glass modal's submission."""
 
-    def __init__(self, runtime: SlackRuntime) -> None:
-        self.runtime = runtime
-
-    async def _reply(self, click: Click, text: str) -> None:
-        if click.channel_id and click.user_id:
-            await self.runtime.outbox.ephemeral(
-                click.channel_id, click.user_id, text, thread_ts=click.thread_ts
-            )
-
-    async def on_undo(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Undo: ack, then file the inverse through the pipeline in the background."""
-        await ack()
-        click = read_click(body, action)
-        self.runtime.after_ack(
-            self.undo(click), f"undo:{click.value}", lambda t: self._reply(click, t)
-        )
 
     async def undo(self, click: Click) -> None:
         """Ask the pipeline to file the inverse of the request named by the button."""
@@ -143,6 +127,6 @@ def submission_click(body: dict[str, Any], view: dict[str, Any]) -> Click:
 def attach(app: AsyncApp, runtime: SlackRuntime) -> None:
     """Attach the Undo and Break glass listeners and the modal's submission to the Bolt app."""
     handlers = RecoveryHandlers(runtime)
-    app.action(ActionId.UNDO.value)(handlers.on_undo)
+    app.action(ActionId.UNDO.value)(handlers.later(handlers.undo, "undo"))
     app.action(ActionId.BREAK_GLASS.value)(handlers.on_break_glass)
     app.view(BREAK_GLASS_VIEW)(handlers.on_submit)
